@@ -1,0 +1,172 @@
+"""The Stage contract every stage implements, plus a base class with config/weights I/O."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cascade.errors import CascadeError
+from cascade.io_utils import atomic_dir, atomic_write_text
+from cascade.types import PromptSpec, Spec, TextEmbedding, Video
+
+log = logging.getLogger(__name__)
+
+Payload = Any  # Video | TextEmbedding | list[str]
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class StageConfig(BaseModel):
+    """Base of every stage config: frozen, unknown fields rejected, specs derived without tensors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    type: str
+
+    def input_specs(self) -> dict[str, Spec]:
+        raise NotImplementedError
+
+    def output_spec(self) -> Spec:
+        raise NotImplementedError
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether a model.safetensors belongs beside config.json."""
+        return True
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """What the graph and the pipeline need of a stage."""
+
+    config: StageConfig
+
+    @property
+    def input_spec(self) -> dict[str, Spec]: ...
+
+    @property
+    def output_spec(self) -> Spec: ...
+
+    def __call__(self, inputs: Mapping[str, Payload], *, generator: torch.Generator | None = None,
+                 steps: int | None = None, guidance: float | None = None, progress: bool = True) -> Payload: ...
+
+    def save_pretrained(self, directory: str | Path) -> None: ...
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **kwargs) -> "Stage": ...
+
+
+class BaseStage:
+    """Shared plumbing: config.json + model.safetensors, device moves, parameter counts.
+
+    Subclasses set `config_class`, build `self.network` (an nn.Module or None) in `__init__(config)`,
+    and implement `__call__`.
+    """
+
+    config_class: ClassVar[type[StageConfig]]
+    network: torch.nn.Module | None = None
+
+    def __init__(self, config: StageConfig):
+        self.config = config
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+
+    # -- contract ---------------------------------------------------------------------------
+    @property
+    def input_spec(self) -> dict[str, Spec]:
+        return self.config.input_specs()
+
+    @property
+    def output_spec(self) -> Spec:
+        return self.config.output_spec()
+
+    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True):
+        raise NotImplementedError
+
+    # -- I/O --------------------------------------------------------------------------------
+    @classmethod
+    def load_config(cls, directory: str | Path) -> StageConfig:
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise CascadeError(f"{path} is missing; every stage folder needs a config.json")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise CascadeError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        return parse_config(cls.config_class, data, source=str(path))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32) -> "BaseStage":
+        directory = Path(directory)
+        stage = cls(cls.load_config(directory))
+        if stage.network is not None and stage.config.has_weights:
+            stage.load_weights(directory / WEIGHTS_NAME)
+        return stage.to(device, dtype)
+
+    def load_weights(self, path: Path) -> None:
+        from cascade.io_utils import load_safetensors
+
+        state = load_safetensors(path)
+        missing, unexpected = self.network.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CascadeError(f"{path} does not match the {self.config.type} network: "
+                               f"{len(missing)} missing and {len(unexpected)} unexpected tensors "
+                               f"(first: {(missing or unexpected)[0]}); was it saved from another config?")
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        with atomic_dir(directory) as tmp:
+            atomic_write_text(tmp / CONFIG_NAME, self.config.model_dump_json(indent=2))
+            if self.network is not None and self.config.has_weights:
+                state = {k: v.detach().to("cpu", torch.float32).contiguous()
+                         for k, v in self.network.state_dict().items()}
+                save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "stage": self.config.type})
+
+    def to(self, device=None, dtype=None) -> "BaseStage":
+        if device is not None:
+            self.device = torch.device(device)
+        if dtype is not None:
+            self.dtype = dtype
+        if self.network is not None:
+            self.network.to(device=self.device, dtype=self.dtype)
+        return self
+
+    def num_parameters(self) -> int:
+        return 0 if self.network is None else sum(p.numel() for p in self.network.parameters())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.type}, {self.num_parameters():,} params)"
+
+
+def parse_config(config_class: type[BaseModel], data: Any, *, source: str) -> BaseModel:
+    """Validate `data` into `config_class`, turning pydantic's report into one sentence."""
+    try:
+        return config_class.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            raise CascadeError(f"{source}: unknown field '{field}' for {config_class.__name__}; "
+                               f"check its spelling") from None
+        raise CascadeError(f"{source}: field '{field}' is invalid: {err['msg']}") from None
+
+
+def check_payload(spec: Spec, payload: Payload, where: str) -> None:
+    """Raise if a runtime payload disagrees with the spec a stage declared."""
+    if isinstance(spec, PromptSpec):
+        ok = isinstance(payload, list) and all(isinstance(p, str) for p in payload)
+    elif spec.kind == "text":
+        ok = isinstance(payload, TextEmbedding) and payload.spec == spec
+    else:
+        ok = isinstance(payload, Video) and payload.spec == spec
+    if not ok:
+        got = getattr(payload, "spec", type(payload).__name__)
+        got = got.describe() if hasattr(got, "describe") else got
+        raise CascadeError(f"{where} declared {spec.describe()} but produced {got}")
