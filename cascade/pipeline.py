@@ -1,0 +1,217 @@
+"""CascadePipeline: load a checked cascade from disk, run it stage by stage, save it back atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from cascade import __version__
+from cascade.errors import CascadeError
+from cascade.graph import CascadeGraph
+from cascade.io_utils import PICKLE_SUFFIXES, atomic_dir, atomic_write_text, sha256_file
+from cascade.registry import get_stage_class
+from cascade.stage import check_payload
+from cascade.types import PromptSpec, Video
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "cascade.json"
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto'/None -> cuda if available else cpu; anything unknown or unavailable is one clear error."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise CascadeError(f"unknown device '{device}'; use cpu, cuda, cuda:N, mps or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CascadeError(f"device '{device}' was asked for but CUDA is not available here; use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise CascadeError(f"device '{device}' was asked for but MPS is not available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise CascadeError(f"unsupported device '{device}'; use cpu, cuda, cuda:N, mps or auto")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    if dtype is None or dtype == "auto":
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise CascadeError(f"unknown dtype '{dtype}'; use float32, bfloat16 or float16")
+    return DTYPES[dtype]
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """Each stage draws from its own stream, so swapping one stage leaves the others' noise unchanged."""
+    return (seed * 1_000_003 + zlib.crc32(stage.encode())) % (2**63)
+
+
+class CascadePipeline:
+    """A validated graph of loaded stages. `pipe(prompt, seed=0)` returns the output stage's Video."""
+
+    def __init__(self, graph: CascadeGraph, stages: Mapping[str, Any], manifest: dict | None = None):
+        if not graph.order:
+            graph.build({name: st.config for name, st in stages.items()})
+        self.graph = graph
+        self.stages = dict(stages)
+        self.manifest = dict(manifest or {})
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self.last_timings: dict[str, float] = {}
+
+    # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, device: str | torch.device | None = "cpu",
+                        dtype: str | torch.dtype | None = None, verify: bool = True) -> "CascadePipeline":
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        graph = CascadeGraph.from_dict(manifest.get("graph", {}))
+        if verify:
+            verify_files(directory, manifest, graph)
+        graph.build(root=directory)  # every edge checked from configs alone, before any weight loads
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        stages = {}
+        for name in graph.order:
+            cls_ = get_stage_class(graph.nodes[name].type)
+            stages[name] = cls_.from_pretrained(directory / graph.folder(name), device=dev, dtype=dt)
+        pipe = cls(graph, stages, manifest)
+        pipe.device, pipe.dtype = dev, dt
+        return pipe
+
+    def save_pretrained(self, directory: str | Path, *, extra: dict | None = None) -> Path:
+        """Write every stage folder and cascade.json (with sha256 of each file) into a temp dir, then rename."""
+        directory = Path(directory)
+        manifest = {k: v for k, v in self.manifest.items() if k not in ("graph", "files")}
+        manifest.update(extra or {})
+        with atomic_dir(directory) as tmp:
+            for name in self.graph.order:
+                self.stages[name].save_pretrained(tmp / self.graph.folder(name))
+            files = {p.relative_to(tmp).as_posix(): sha256_file(p)
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            manifest = {"format": "cascade/1", "cascade_version": __version__, **manifest,
+                        "graph": self.graph.to_dict(), "files": files}
+            atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2))
+        self.manifest = manifest
+        return directory
+
+    def to(self, device=None, dtype=None) -> "CascadePipeline":
+        self.device = resolve_device(device) if device is not None else self.device
+        self.dtype = resolve_dtype(dtype, self.device) if dtype is not None else self.dtype
+        for st in self.stages.values():
+            st.to(self.device, self.dtype)
+        return self
+
+    # -- running ------------------------------------------------------------------------------
+    def __call__(self, prompt: str | list[str], *, seed: int = 0, steps: int | Mapping[str, int] | None = None,
+                 guidance: float | Mapping[str, float] | None = None, device=None, dtype=None,
+                 progress: bool = True) -> Video:
+        return self.run(prompt, seed=seed, steps=steps, guidance=guidance, device=device, dtype=dtype,
+                        progress=progress)[self.graph.output]
+
+    def run(self, prompt: str | list[str], *, seed: int = 0, steps: int | Mapping[str, int] | None = None,
+            guidance: float | Mapping[str, float] | None = None, device=None, dtype=None,
+            progress: bool = True, until: str | None = None) -> dict[str, Any]:
+        """Run the graph in order and return every stage's output by name (stop after `until`)."""
+        prompts = check_prompts(prompt)
+        check_sampling_args(steps, guidance)
+        if device is not None or dtype is not None:
+            self.to(device, dtype)
+        outputs: dict[str, Any] = {}
+        self.last_timings = {}
+        for i, name in enumerate(self.graph.order):
+            stage = self.stages[name]
+            inputs = {inp: prompts for inp, spec in stage.input_spec.items() if isinstance(spec, PromptSpec)}
+            inputs.update({e.input: outputs[e.src] for e in self.graph.edges if e.dst == name})
+            gen = torch.Generator(self.device).manual_seed(stage_seed(seed, name))
+            t0 = time.perf_counter()
+            log.info("stage %d/%d: %s", i + 1, len(self.graph.order), name)
+            with torch.inference_mode():
+                out = stage(inputs, generator=gen, steps=_pick(steps, name), guidance=_pick(guidance, name),
+                            progress=progress)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            self.last_timings[name] = time.perf_counter() - t0
+            check_payload(stage.output_spec, out, name)
+            outputs[name] = out
+            if name == until:
+                break
+        return outputs
+
+    def num_parameters(self) -> dict[str, int]:
+        return {n: st.num_parameters() for n, st in self.stages.items()}
+
+
+def _pick(value, name):
+    return value.get(name) if isinstance(value, Mapping) else value
+
+
+def check_prompts(prompt: str | list[str]) -> list[str]:
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
+        raise CascadeError("the prompt is empty; pass some text, e.g. \"a red circle moving left\"")
+    return prompts
+
+
+def check_sampling_args(steps, guidance) -> None:
+    for what, v in (("steps", steps), ("guidance", guidance)):
+        values = v.values() if isinstance(v, Mapping) else [v]
+        for x in values:
+            if x is not None and x < 0:
+                raise CascadeError(f"{what} must not be negative, got {x}")
+            if what == "steps" and x is not None and x == 0:
+                raise CascadeError("steps must be at least 1")
+
+
+def read_manifest(directory: Path) -> dict:
+    if not directory.is_dir():
+        raise CascadeError(f"weights directory {directory} does not exist; run 'make weights' or pass --weights DIR")
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise CascadeError(f"{path} is missing; a cascade weights directory needs its cascade.json "
+                           f"(run 'make weights' or pass --weights DIR)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CascadeError(f"{path} is not valid JSON ({e}); re-export the weights") from None
+    if not isinstance(manifest, dict) or "graph" not in manifest:
+        raise CascadeError(f"{path} has no 'graph' section; is it a cascade manifest?")
+    return manifest
+
+
+def verify_files(directory: Path, manifest: dict, graph: CascadeGraph) -> None:
+    """Every listed file exists with its sha256; no pickle sits where weights belong."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise CascadeError(f"{directory / MANIFEST} lists no files with their sha256; re-export the weights")
+    for name in graph.nodes:
+        folder = directory / graph.folder(name)
+        for p in folder.glob("*") if folder.is_dir() else []:
+            if p.suffix in PICKLE_SUFFIXES:
+                raise CascadeError(f"{p} is a pickle-format file; cascade loads only .safetensors weights")
+    for rel, digest in files.items():
+        p = directory / rel
+        if Path(rel).suffix not in (".json", ".safetensors"):
+            raise CascadeError(f"{p} is listed in cascade.json but only .json and .safetensors files are allowed")
+        if not p.is_file():
+            raise CascadeError(f"{p} is missing; run 'make weights' or pass --weights DIR")
+        if sha256_file(p) != digest:
+            raise CascadeError(f"{p} does not match the sha256 in cascade.json (corrupt or replaced); "
+                               f"re-download or re-export the weights")
+    for name in graph.nodes:
+        for fname in ("config.json", "model.safetensors"):
+            p = directory / graph.folder(name) / fname
+            if p.exists() and f"{graph.folder(name)}/{fname}" not in files:
+                raise CascadeError(f"{p} is not listed in cascade.json; re-export the weights")

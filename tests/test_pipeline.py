@@ -1,0 +1,140 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cascade.errors import CascadeError
+from cascade.pipeline import CascadePipeline
+from fake_stages import make_fake_pipeline
+
+
+def test_run_produces_declared_specs_and_blend_bicubic_baselines():
+    pipe = make_fake_pipeline()
+    outs = pipe.run(["a red circle", "a blue square"], seed=1)
+    base, tsr, ssr = outs["base"], outs["tsr"], outs["ssr"]
+    assert tuple(base.tensor.shape) == (2, 3, 4, 8, 8)
+    assert tuple(tsr.tensor.shape) == (2, 3, 8, 8, 8) and tsr.fps == 8
+    assert tuple(ssr.tensor.shape) == (2, 3, 8, 16, 16)
+    # blend keeps known frames at even indices and averages neighbours in between
+    assert torch.allclose(tsr.tensor[:, :, ::2], base.tensor)
+    assert torch.allclose(tsr.tensor[:, :, 1], (base.tensor[:, :, 0] + base.tensor[:, :, 1]) / 2, atol=1e-6)
+    # bicubic downsampled back is close to its input
+    down = torch.nn.functional.avg_pool3d(ssr.tensor, (1, 2, 2))
+    assert (down - tsr.tensor).abs().mean() < 0.1
+    assert set(pipe.last_timings) == {"text", "base", "tsr", "ssr"}
+
+
+def test_same_seed_same_video_other_seed_differs():
+    pipe = make_fake_pipeline()
+    a = pipe("a red circle", seed=3).tensor
+    b = pipe("a red circle", seed=3).tensor
+    c = pipe("a red circle", seed=4).tensor
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_save_load_round_trip_identical_output(fake_weights):
+    manifest = json.loads((fake_weights / "cascade.json").read_text())
+    assert "base/model.safetensors" in manifest["files"] and manifest["format"] == "cascade/1"
+    pipe = CascadePipeline.from_pretrained(fake_weights)
+    ref = make_fake_pipeline()
+    assert torch.equal(pipe("a red circle", seed=0).tensor, ref("a red circle", seed=0).tensor)
+    assert not any(p.name.endswith(".tmp") for p in fake_weights.parent.iterdir())
+
+
+def test_save_is_atomic_replacement(fake_weights):
+    pipe = CascadePipeline.from_pretrained(fake_weights)
+    pipe.save_pretrained(fake_weights)  # overwrite in place
+    assert sorted(p.name for p in fake_weights.parent.iterdir()) == ["weights"]
+    CascadePipeline.from_pretrained(fake_weights)
+
+
+def test_missing_dir_manifest_and_weights(tmp_path, fake_weights):
+    with pytest.raises(CascadeError, match="does not exist"):
+        CascadePipeline.from_pretrained(tmp_path / "nope")
+    (fake_weights / "base" / "model.safetensors").unlink()
+    with pytest.raises(CascadeError, match=r"model.safetensors is missing; run 'make weights'"):
+        CascadePipeline.from_pretrained(fake_weights)
+    (fake_weights / "cascade.json").unlink()
+    with pytest.raises(CascadeError, match="cascade.json is missing"):
+        CascadePipeline.from_pretrained(fake_weights)
+
+
+def test_sha_mismatch_and_corrupt_file(fake_weights):
+    f = fake_weights / "base" / "model.safetensors"
+    save_file({"weight": torch.zeros(3, 8), "bias": torch.zeros(3)}, str(f))
+    with pytest.raises(CascadeError, match="does not match the sha256"):
+        CascadePipeline.from_pretrained(fake_weights)
+    f.write_bytes(b"garbage")
+    with pytest.raises(CascadeError, match="sha256"):
+        CascadePipeline.from_pretrained(fake_weights)
+    # with verification off, a corrupt file is still reported in one sentence
+    with pytest.raises(CascadeError, match="not a readable safetensors"):
+        CascadePipeline.from_pretrained(fake_weights, verify=False)
+
+
+def test_pickle_refused(fake_weights):
+    import pickle
+    (fake_weights / "base" / "model.bin").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(CascadeError, match="pickle"):
+        CascadePipeline.from_pretrained(fake_weights)
+    (fake_weights / "base" / "model.bin").unlink()
+    # a pickle disguised under the safetensors name
+    (fake_weights / "base" / "model.safetensors").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(CascadeError, match="pickle"):
+        CascadePipeline.from_pretrained(fake_weights, verify=False)
+
+
+def test_mismatched_graph_on_disk(fake_weights):
+    cfg = fake_weights / "tsr" / "config.json"
+    data = json.loads(cfg.read_text())
+    data["frames"] = 5
+    cfg.write_text(json.dumps(data))
+    with pytest.raises(CascadeError, match="sha256"):
+        CascadePipeline.from_pretrained(fake_weights)
+    with pytest.raises(CascadeError, match="tsr expects 5 frames at 4 fps from base, which makes 4 frames at 4 fps"):
+        CascadePipeline.from_pretrained(fake_weights, verify=False)
+
+
+def test_bad_config_field_named(fake_weights):
+    cfg = fake_weights / "tsr" / "config.json"
+    data = json.loads(cfg.read_text())
+    data["factr"] = 3
+    cfg.write_text(json.dumps(data))
+    with pytest.raises(CascadeError, match="unknown field 'factr'"):
+        CascadePipeline.from_pretrained(fake_weights, verify=False)
+
+
+def test_bad_call_arguments():
+    pipe = make_fake_pipeline()
+    with pytest.raises(CascadeError, match="prompt is empty"):
+        pipe("   ")
+    with pytest.raises(CascadeError, match="prompt is empty"):
+        pipe([])
+    with pytest.raises(CascadeError, match="steps must not be negative"):
+        pipe("a", steps=-1)
+    with pytest.raises(CascadeError, match="guidance must not be negative"):
+        pipe("a", guidance=-2.0)
+    with pytest.raises(CascadeError, match="unknown device 'gpu0'"):
+        pipe("a", device="gpu0")
+    with pytest.raises(CascadeError, match="unknown dtype"):
+        pipe("a", dtype="float8")
+
+
+def test_stage_output_checked_against_declared_spec():
+    from cascade.types import Video, VideoSpec
+
+    pipe = make_fake_pipeline(tsr=False, ssr=False)
+    real = pipe.stages["base"]
+
+    class Liar:  # declares the real spec but returns 5 frames
+        config, input_spec, output_spec = real.config, real.input_spec, real.output_spec
+
+        def __call__(self, inputs, **kw):
+            spec = VideoSpec(frames=5, height=8, width=8, fps=4.0)
+            return Video(tensor=torch.zeros(1, 3, 5, 8, 8), spec=spec)
+
+    pipe.stages["base"] = Liar()
+    with pytest.raises(CascadeError, match="base declared 4 frames at 4 fps.* but produced 5 frames"):
+        pipe.run("a")
