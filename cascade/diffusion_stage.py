@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Mapping
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascade.stage import StageConfig
-from cascade.types import TextSpec
+from cascade.stage import BaseStage, StageConfig
+from cascade.types import TextEmbedding, TextSpec, Video
 
 
 class NetworkConfig(BaseModel):
@@ -49,3 +50,107 @@ class DiffusionStageConfig(StageConfig):
     prediction: Literal["v", "epsilon", "sample"] = "v"
     num_train_timesteps: int = 1000
     sampling: SamplingConfig = SamplingConfig()
+
+
+class DiffusionStage(BaseStage):
+    """A stage whose output is sampled by a Denoiser-wrapped SpaceTimeUNet.
+
+    Subclasses say how their network is conditioned, once from ground truth (training) and once from
+    the upstream payload (sampling); training, sampling, guidance and saving are shared here.
+    """
+
+    cond_channels: int = 0  # extra input channels concatenated to the noisy video
+    uses_aug_level: bool = False
+
+    def __init__(self, config: DiffusionStageConfig):
+        super().__init__(config)
+        from cascade.diffusion import Denoiser, NoiseSchedule, make_scheduler_config
+        from cascade.nn import SpaceTimeUNet
+
+        out = config.output_spec()
+        net = config.network.model_dump()
+        net["channel_mults"] = tuple(net["channel_mults"])
+        net["attention_levels"] = tuple(net["attention_levels"])
+        self.network = SpaceTimeUNet(in_channels=out.channels, cond_channels=self.cond_channels,
+                                     out_channels=out.channels, text_dim=config.text.dim if config.text else 384,
+                                     use_text=config.text is not None, use_aug_level=self.uses_aug_level, **net)
+        self.schedule_config = make_scheduler_config(config.schedule, config.num_train_timesteps, config.prediction)
+        self.denoiser = Denoiser(self.network, NoiseSchedule(self.schedule_config), prediction=config.prediction)
+
+    # -- per-stage hooks ----------------------------------------------------------------------
+    def condition_from_truth(self, video: torch.Tensor, generator: torch.Generator) -> dict:
+        """Training: network kwargs (cond, aug_level, ...) built from a ground-truth output clip."""
+        return {}
+
+    def condition_from_inputs(self, inputs: Mapping[str, Any], generator=None) -> tuple[dict, dict]:
+        """Sampling: (network kwargs, sampler kwargs such as known frames) from the upstream payloads."""
+        return {}, {}
+
+    # -- shared -------------------------------------------------------------------------------
+    def text_kwargs(self, text: TextEmbedding | None) -> dict:
+        if self.config.text is None or text is None:
+            return {}
+        return {"encoder_hidden_states": text.tokens.to(self.device, self.dtype),
+                "encoder_attention_mask": text.mask.to(self.device),
+                "pooled": text.pooled.to(self.device, self.dtype)}
+
+    def training_loss(self, model, video: torch.Tensor, text: TextEmbedding | None, generator: torch.Generator,
+                      *, text_drop_prob: float = 0.1, image_mask: torch.Tensor | None = None,
+                      min_snr_gamma: float | None = 5.0) -> torch.Tensor:
+        """Per-sample diffusion loss on a ground-truth batch (B, C, F, H, W) in [-1, 1]."""
+        from cascade.diffusion import diffusion_loss
+
+        cond = self.condition_from_truth(video, generator)
+        cond.update(self.text_kwargs(text))
+        if self.config.text is not None and text is not None and text_drop_prob > 0:
+            # Imagen / CFG: drop the text for a fraction of samples so the null embedding is learned
+            drop = torch.rand(video.shape[0], generator=generator, device=generator.device) < text_drop_prob
+            cond["text_drop"] = drop.to(video.device)
+        if image_mask is not None:
+            cond["image_mask"] = image_mask
+        denoiser = self.denoiser if model is None else _rewrap(self.denoiser, model)
+        return diffusion_loss(denoiser, video, cond, generator=generator, min_snr_gamma=min_snr_gamma)
+
+    def sample_output(self, inputs: Mapping[str, Any], batch: int, *, generator=None, steps=None, guidance=None,
+                      progress=True) -> torch.Tensor:
+        from cascade.diffusion import sample
+
+        cfg: DiffusionStageConfig = self.config
+        s = cfg.sampling
+        cond, extra = self.condition_from_inputs(inputs, generator)
+        cond.update(self.text_kwargs(inputs.get("text")))
+        scale = s.guidance if guidance is None else guidance
+        uncond = None
+        if cfg.text is not None and scale != 1.0:
+            uncond = dict(cond, text_drop=torch.ones(batch, dtype=torch.bool, device=self.device))
+        else:
+            scale = 1.0
+        out = self.output_spec
+        shape = (batch, out.channels, out.frames, out.height, out.width)
+        return sample(self.denoiser, shape, cond, uncond=uncond, sampler=s.sampler, steps=steps or s.steps,
+                      guidance=scale, oscillating=s.oscillating,
+                      dynamic_thresholding=s.dynamic_thresholding and out.space == "pixel",
+                      generator=generator, progress=progress, **extra)
+
+    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
+        batch = _batch_size(inputs)
+        x = self.sample_output(inputs, batch, generator=generator, steps=steps, guidance=guidance, progress=progress)
+        return Video(tensor=x.clamp(-1, 1), spec=self.output_spec)
+
+
+def _batch_size(inputs: Mapping[str, Any]) -> int:
+    for v in inputs.values():
+        if isinstance(v, (Video, TextEmbedding)):
+            return v.batch_size
+        if isinstance(v, list):
+            return len(v)
+    raise ValueError("a diffusion stage needs at least one input payload")
+
+
+def _rewrap(denoiser, model):
+    """The same Denoiser math around another module (a DDP-wrapped or EMA copy of the network)."""
+    import copy
+
+    d = copy.copy(denoiser)
+    object.__setattr__(d, "_modules", dict(denoiser._modules, network=model))
+    return d

@@ -3,31 +3,50 @@ noise-augmentation level (Imagen Video §2.5, §2.6), or by bicubic resizing (ba
 
 from __future__ import annotations
 
+import torch
+
+from cascade.diffusion_stage import DiffusionStage
 from cascade.stage import BaseStage
 from cascade.types import Video
 from cascade.video_ops import resize_frames
 from stages.spatial_sr.config import SpatialSRConfig
 
 
-class SpatialSRStage(BaseStage):
+class SpatialSRStage(DiffusionStage):
     config_class = SpatialSRConfig
+    uses_aug_level = True
 
     def __init__(self, config: SpatialSRConfig):
+        if config.mode == "bicubic":
+            BaseStage.__init__(self, config)
+            return
+        self.cond_channels = config.channels  # the bicubic-upsampled, noise-augmented low-res video
         super().__init__(config)
-        if config.mode == "learned":
-            from stages.spatial_sr.network import build_network
 
-            self.network = build_network(config)
+    def _condition(self, low: torch.Tensor, level: torch.Tensor, generator) -> dict:
+        from cascade.diffusion import noise_augment
+
+        out = self.output_spec
+        low = noise_augment(low, level, generator)  # Imagen Video §2.6: noise conditioning augmentation
+        up = resize_frames(low, out.height, out.width, mode="bicubic")  # (B, C, F, H, W) at output size
+        return {"cond": up, "aug_level": level}
+
+    def condition_from_truth(self, video, generator):
+        from cascade.diffusion import sample_aug_level
+
+        cfg: SpatialSRConfig = self.config
+        low = resize_frames(video, cfg.height, cfg.width, mode="area")  # real clips downsampled
+        level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
+        return self._condition(low, level, generator)
+
+    def condition_from_inputs(self, inputs, generator=None):
+        low = inputs["video"].tensor.to(self.device, self.dtype)
+        level = torch.full((low.shape[0],), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
+        return self._condition(low, level, generator), {}
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
-        cfg: SpatialSRConfig = self.config
-        x = inputs["video"].tensor.to(self.device, self.dtype)  # (B, C, F, h, w)
-        out_spec = self.output_spec
-        if cfg.mode == "bicubic":
-            out = resize_frames(x, out_spec.height, out_spec.width, mode="bicubic")
-        else:
-            from stages.spatial_sr.network import sample_ssr
-
-            out = sample_ssr(self, x, inputs.get("text"), generator=generator, steps=steps,
-                             guidance=guidance, progress=progress)
-        return Video(tensor=out.clamp(-1, 1), spec=out_spec)
+        if self.config.mode == "bicubic":
+            out = self.output_spec
+            x = resize_frames(inputs["video"].tensor.to(self.device, self.dtype), out.height, out.width)
+            return Video(tensor=x.clamp(-1, 1), spec=out)
+        return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)

@@ -1,0 +1,26 @@
+# The two commands a new user runs:  make render PROMPT="a yellow triangle moving up"   and   make test
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROMPT ?= a red circle moving left
+OUT ?= out.mp4
+SEED ?= 0
+
+.PHONY: setup render test weights bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+render: setup
+	$(BIN)/cascade render "$(PROMPT)" -o $(OUT) --seed $(SEED) -v
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

