@@ -150,6 +150,163 @@ def info(
     out_console.print(f"output: {pipe.graph.output}")
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Make training data.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("shapes")
+def data_shapes(
+    out: Path = typer.Option(..., "--out", help="Directory to write clips/, captions.jsonl, held_out.json."),
+    clips: int = typer.Option(1000, "--clips", min=1, help="Number of clips."),
+    frames: int = typer.Option(16, "--frames", min=1, help="Frames per clip."),
+    size: int = typer.Option(64, "--size", min=8, help="Frame height and width."),
+    fps: float = typer.Option(8.0, "--fps", min=0.1, help="Frames per second."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (output is a pure function of it)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+):
+    """Write the procedural shapes data set (coloured shapes moving on a dark background) as mp4 + captions."""
+    _setup_logging(False, quiet)
+    try:
+        from cascade.data import write_shapes_dataset
+
+        if out.exists() and any(out.iterdir()):
+            raise CascadeError(f"{out} exists and is not empty; pass a new --out directory")
+        summary = write_shapes_dataset(out, clips, frames=frames, size=size, fps=fps, seed=seed, progress=not quiet)
+    except CascadeError as e:
+        _fail(str(e))
+    if not quiet:
+        console.print(f"wrote {clips} clips to {out}", highlight=False)
+    return summary
+
+
+@app.command()
+def train(
+    stage: str = typer.Argument(..., help="Stage type to train: base_video, temporal_sr or spatial_sr."),
+    config: Path = typer.Option(..., "--config", help="Training config (YAML or JSON), e.g. configs/base_video/default.yaml."),
+    out: Path = typer.Option(..., "--out", help="Run directory: checkpoints, metrics.jsonl, samples, export."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's last checkpoint."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop at this global step."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config field, e.g. --set optim.lr=1e-3."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (under accelerate launch: ignored)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the config's seed."),
+    dtype: str = typer.Option("auto", "--dtype", help="Mixed precision: auto (bf16 on GPU), float32, bfloat16, float16."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+):
+    """Train one stage on its own (CPU, one GPU, or many through `accelerate launch -m cascade.cli train ...`)."""
+    _setup_logging(verbose, quiet)
+    logging.getLogger("cascade").setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        from cascade.stage_task import build_task
+        from cascade.training import Trainer, apply_overrides, load_config
+
+        cfg = load_config(config)
+        sets = list(overrides)
+        if seed is not None:
+            sets.append(f"seed={seed}")
+        precision = {"auto": None, "float32": "no", "fp32": "no", "bfloat16": "bf16", "bf16": "bf16",
+                     "float16": "fp16", "fp16": "fp16"}
+        if dtype not in precision:
+            raise CascadeError(f"unknown dtype '{dtype}'; use auto, float32, bfloat16 or float16")
+        if precision[dtype]:
+            sets.append(f"mixed_precision={precision[dtype]}")
+        cfg = apply_overrides(cfg, sets) if sets else cfg
+        if cfg.stage != stage:
+            raise CascadeError(f"{config} trains stage '{cfg.stage}', not '{stage}'; pass the matching config")
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise CascadeError(f"unknown device '{device}'; use cpu, cuda or auto")
+        if device.startswith("cuda"):
+            from cascade.pipeline import resolve_device
+
+            resolve_device(device)
+        _, task = build_task(cfg)
+        kwargs = {"cpu": True} if device == "cpu" else {}
+        summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
+                                                                                             max_steps=max_steps)
+    except CascadeError as e:
+        _fail(str(e))
+    if not quiet:
+        console.print(f"trained {stage}: {summary}", highlight=False)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A training run directory."),
+    stage_dir: Path = typer.Option(..., "--stage-dir", help="Where to write the stage folder (config.json + model.safetensors)."),
+):
+    """Write a run's latest EMA weights as a stage folder the pipeline loads."""
+    _setup_logging(False, True)
+    try:
+        from cascade.stage_task import build_task
+        from cascade.training import export_run, load_config
+
+        cfg_path = run_dir / "config.json"
+        if not cfg_path.is_file():
+            raise CascadeError(f"{cfg_path} is missing; is {run_dir} a training run directory?")
+        _, task = build_task(load_config(cfg_path))
+        export_run(run_dir, stage_dir, task)
+    except CascadeError as e:
+        _fail(str(e))
+    console.print(f"wrote {stage_dir}", highlight=False)
+
+
+@app.command()
+def assemble(
+    stages: List[str] = typer.Option(..., "--stage", help="NAME=DIR, in cascade order, e.g. --stage base_video=runs/base/export."),
+    out: Path = typer.Option(..., "--out", help="Weights directory to write (replaced atomically)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="JSON file with extra manifest fields (data, held_out, training)."),
+):
+    """Join separately trained stage folders into one cascade (cascade.json with graph and sha256 of each file)."""
+    _setup_logging(False, True)
+    try:
+        import json
+
+        from cascade.assemble import assemble as assemble_dirs
+
+        pairs = {}
+        for item in stages:
+            name, sep, d = item.partition("=")
+            if not sep or not name or not d:
+                raise CascadeError(f"--stage takes NAME=DIR, got '{item}'")
+            pairs[name] = Path(d)
+        extra = json.loads(manifest.read_text()) if manifest else {}
+        assemble_dirs(out, pairs, manifest=extra)
+    except CascadeError as e:
+        _fail(str(e))
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory [default: shipped weights/]."),
+    out: Path = typer.Option(..., "--out", help="Report directory: report.json, index.html, videos, contact sheets."),
+    suite: str = typer.Option("shapes", "--suite", help="Built-in prompt suite: shapes (72 combinations x templates)."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line instead of a suite."),
+    seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per prompt."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps override."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=0, help="Guidance override."),
+    max_prompts: Optional[int] = typer.Option(None, "--max-prompts", min=1, help="Evaluate only the first N prompts."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+):
+    """Measure prompt fidelity, temporal consistency, Fréchet shapes-video distance and per-stage metrics."""
+    _setup_logging(False, quiet)
+    try:
+        from cascade.eval.run import evaluate
+        from cascade.pipeline import resolve_device
+
+        dev = resolve_device(device)
+        report = evaluate(weights or default_weights(), suite=suite, prompts_file=prompts, seeds=seeds, out_dir=out,
+                          device=str(dev), steps=steps, guidance=guidance, progress=not quiet,
+                          max_prompts=max_prompts)
+    except CascadeError as e:
+        _fail(str(e))
+    fid = report.get("fidelity", {}).get("overall", {})
+    if fid:
+        out_console.print("fidelity: " + ", ".join(f"{k} {v:.1%}" for k, v in fid.items() if isinstance(v, float)))
+    out_console.print(f"report: {out / 'index.html'}")
+
+
 def main() -> None:
     try:
         app()

@@ -170,3 +170,31 @@ def check_payload(spec: Spec, payload: Payload, where: str) -> None:
         got = getattr(payload, "spec", type(payload).__name__)
         got = got.describe() if hasattr(got, "describe") else got
         raise CascadeError(f"{where} declared {spec.describe()} but produced {got}")
+
+
+def stage_presets(stage_class: type) -> dict[str, StageConfig]:
+    """The PRESETS table in the `presets` module beside a stage class (stages/<type>/presets.py)."""
+    from importlib import import_module
+
+    package = stage_class.__module__.rsplit(".", 1)[0]
+    try:
+        return dict(import_module(f"{package}.presets").PRESETS)
+    except ModuleNotFoundError:
+        return {}
+
+
+def make_stage_config(stage_class: type, preset: str, overrides: dict | None = None, *, source: str = "config"):
+    """A preset with (nested) overrides applied, validated as a whole so a typo names its field."""
+    presets = stage_presets(stage_class)
+    if preset not in presets:
+        raise CascadeError(f"{source}: unknown preset '{preset}' for {stage_class.config_class.__name__}; "
+                           f"choose one of {', '.join(presets) or '(none)'}")
+    data = _deep_merge(presets[preset].model_dump(mode="json"), overrides or {})
+    return parse_config(stage_class.config_class, data, source=source)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,48 @@
+"""Join separately trained stage folders into one cascade weights directory (graph + sha256 manifest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cascade.errors import CascadeError
+from cascade.graph import CascadeGraph
+from cascade.pipeline import CascadePipeline
+from cascade.registry import get_stage_class
+from cascade.types import TextSpec, VideoSpec
+
+
+def chain_graph(configs: dict) -> dict:
+    """Wire stages in the given order: each video input takes the previous video stage's output and every
+    text input takes the (single) text-producing stage."""
+    names = list(configs)
+    text_src = [n for n in names if isinstance(configs[n].output_spec(), TextSpec)]
+    edges, last_video = [], None
+    for n in names:
+        for inp, spec in configs[n].input_specs().items():
+            if isinstance(spec, TextSpec):
+                if not text_src:
+                    raise CascadeError(f"{n} needs text but no stage makes text embeddings")
+                edges.append({"from": text_src[0], "to": n, "input": inp})
+            elif isinstance(spec, VideoSpec):
+                if last_video is None:
+                    raise CascadeError(f"{n} needs a video but no earlier stage makes one")
+                edges.append({"from": last_video, "to": n, "input": inp})
+        if isinstance(configs[n].output_spec(), VideoSpec):
+            last_video = n
+    return {"nodes": {n: {"type": configs[n].type} for n in names}, "edges": edges, "output": names[-1]}
+
+
+def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:
+    """Load each stage folder (ordered text -> base -> SR ...), check the chain, save atomically to `out`."""
+    stages = {}
+    for name, d in stage_dirs.items():
+        import json
+
+        cfg_path = Path(d) / "config.json"
+        if not cfg_path.is_file():
+            raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")
+        stage_type = json.loads(cfg_path.read_text()).get("type")
+        stages[name] = get_stage_class(stage_type).from_pretrained(d)
+    graph = CascadeGraph.from_dict(chain_graph({n: s.config for n, s in stages.items()}))
+    graph.build({n: s.config for n, s in stages.items()})
+    return CascadePipeline(graph, stages, manifest).save_pretrained(out)

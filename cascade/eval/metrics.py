@@ -1,0 +1,52 @@
+"""Pixel metrics on (B, C, F, H, W) videos in [-1, 1]: PSNR, SSIM, temporal change and flicker."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor, *, mask: torch.Tensor | None = None) -> float:
+    """PSNR in dB on the [0, 1] scale; `mask` (F,) bool restricts it to some frames."""
+    x, ref = _unit(x), _unit(ref)
+    if mask is not None:
+        x, ref = x[:, :, mask], ref[:, :, mask]
+    mse = ((x - ref) ** 2).flatten(1).mean(1).clamp(min=1e-10)  # per clip
+    return float((10 * torch.log10(1.0 / mse)).mean())
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor, *, mask: torch.Tensor | None = None) -> float:
+    """Mean SSIM over frames (Wang et al. 2004; 7x7 uniform window, on the [0, 1] scale)."""
+    x, ref = _unit(x), _unit(ref)
+    if mask is not None:
+        x, ref = x[:, :, mask], ref[:, :, mask]
+    b, c, f, h, w = x.shape
+    x = x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # (B*F, C, H, W)
+    ref = ref.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+    k = min(7, h, w)
+    mu_x, mu_y = F.avg_pool2d(x, k, 1), F.avg_pool2d(ref, k, 1)
+    sxx = F.avg_pool2d(x * x, k, 1) - mu_x ** 2
+    syy = F.avg_pool2d(ref * ref, k, 1) - mu_y ** 2
+    sxy = F.avg_pool2d(x * ref, k, 1) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    return float(s.mean())
+
+
+def temporal_change(x: torch.Tensor) -> float:
+    """Mean absolute frame-to-frame change on the [0, 1] scale."""
+    x = _unit(x)
+    return float((x[:, :, 1:] - x[:, :, :-1]).abs().mean())
+
+
+def flicker(x: torch.Tensor) -> float:
+    """Mean |second temporal difference| of the per-frame mean brightness: global flashing between frames,
+    which smooth object motion barely changes."""
+    m = _unit(x).mean(dim=(1, 3, 4))  # (B, F)
+    if m.shape[1] < 3:
+        return 0.0
+    return float((m[:, 2:] - 2 * m[:, 1:-1] + m[:, :-2]).abs().mean())
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return ((x.detach().float() + 1) / 2).clamp(0, 1)

@@ -1,0 +1,231 @@
+"""Training any diffusion stage from ground-truth clips: the TrainTask the generic trainer runs.
+
+Each stage builds its own conditioning from the ground truth (drop frames, downsample), so stages
+train independently, in any order, on any machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from cascade.diffusion_stage import DiffusionStage
+from cascade.errors import CascadeError
+from cascade.stage import parse_config
+from cascade.types import VideoSpec
+
+log = logging.getLogger(__name__)
+
+
+class DataConfig(BaseModel):
+    """Where training clips come from; they are resampled to the stage's output spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["shapes", "folder"] = "shapes"
+    num_clips: int = Field(default=20000, gt=0)  # shapes: procedural clips (a pure function of seed, index)
+    seed: int = 0
+    path: str | None = None  # folder: video files + captions.jsonl / CSV
+    captions: str | None = None
+    images: str | None = None  # optional image-text folder for joint image-video training
+    image_fraction: float = Field(default=0.0, ge=0, lt=1)
+    text_drop_prob: float = Field(default=0.1, ge=0, le=1)  # classifier-free guidance dropout
+    min_snr_gamma: float | None = 5.0
+    num_preview_clips: int = 4
+
+
+class JointDataset(torch.utils.data.Dataset):
+    """Videos, plus (with probability image_fraction, fixed per index) images held still for F frames
+    whose temporal mixers the network bypasses (VDM / Imagen Video joint image-video training)."""
+
+    def __init__(self, videos, images, image_fraction: float, frames: int, seed: int):
+        self.videos, self.images, self.fraction, self.frames, self.seed = videos, images, image_fraction, frames, seed
+
+    def __len__(self):
+        return len(self.videos)
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(self.seed * 7919 + i)
+        if self.images is not None and torch.rand((), generator=g).item() < self.fraction:
+            item = dict(self.images[int(torch.randint(len(self.images), (), generator=g))])
+            item["video"] = item["video"].expand(-1, self.frames, -1, -1).contiguous()  # (C, F, H, W)
+            item["is_image"] = True
+            return item
+        item = dict(self.videos[i])
+        item["is_image"] = False
+        return item
+
+
+def build_dataset(data: DataConfig, spec: VideoSpec, *, needs_text: bool):
+    from cascade.data import ImageTextDataset, ShapesDataset, VideoTextDataset
+
+    if spec.height != spec.width:
+        raise CascadeError(f"training data is square; the stage outputs {spec.height}x{spec.width}")
+    if data.kind == "shapes":
+        videos = ShapesDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed)
+    else:
+        if data.path is None:
+            raise CascadeError("data.path is required when data.kind is 'folder'")
+        videos = VideoTextDataset(data.path, frames=spec.frames, size=spec.height, fps=spec.fps,
+                                  captions=data.captions, require_captions=needs_text)
+    images = ImageTextDataset(data.images, size=spec.height) if data.images else None
+    if images is None and data.image_fraction > 0:
+        raise CascadeError("data.image_fraction > 0 needs data.images (a folder of captioned images)")
+    return JointDataset(videos, images, data.image_fraction, spec.frames, data.seed)
+
+
+class StageTrainTask:
+    """TrainTask for a DiffusionStage: loss on ground truth, previews, export of a stage folder."""
+
+    def __init__(self, stage: DiffusionStage, data: DataConfig | dict, *, preview_prompts: list[str] | None = None,
+                 text_encoder=None):
+        self.stage = stage
+        self.data = data if isinstance(data, DataConfig) else parse_config(DataConfig, data, source="data")
+        self.model = stage.network
+        self.preview_prompts = list(preview_prompts or [])
+        self.text_encoder = text_encoder
+        if stage.config.text is not None and text_encoder is None:
+            from stages.text_encoder.config import TextEncoderConfig
+            from stages.text_encoder.stage import TextEncoderStage
+
+            self.text_encoder = TextEncoderStage(TextEncoderConfig(max_length=stage.config.text.length,
+                                                                   dim=stage.config.text.dim))
+        self._dataset = None
+
+    # -- TrainTask ----------------------------------------------------------------------------
+    def dataset(self):
+        if self._dataset is None:
+            self._dataset = build_dataset(self.data, self.stage.output_spec, needs_text=self.stage.config.text is not None)
+        return self._dataset
+
+    def collate(self, items: list[dict]) -> dict:
+        return {"video": torch.stack([it["video"] for it in items]),  # (B, C, F, H, W)
+                "caption": [it.get("caption", "") for it in items],
+                "is_image": torch.tensor([bool(it.get("is_image", False)) for it in items])}
+
+    def encode(self, captions: list[str]):
+        if self.text_encoder is None:
+            return None
+        return self.text_encoder.encode(captions)
+
+    def loss(self, model, batch, generator: torch.Generator) -> torch.Tensor:
+        device = next(model.parameters()).device
+        video = batch["video"].to(device)
+        text = self.encode(batch["caption"])
+        text = text.to(device) if text is not None else None
+        image_mask = batch["is_image"].to(device) if batch["is_image"].any() else None
+        self.stage.device = device
+        per_sample = self.stage.training_loss(model, video, text, generator, text_drop_prob=self.data.text_drop_prob,
+                                              image_mask=image_mask, min_snr_gamma=self.data.min_snr_gamma)
+        return per_sample.mean()
+
+    @contextlib.contextmanager
+    def _using(self, model):
+        """Run the stage with `model` (e.g. the EMA copy) as its network, on that model's device."""
+        stage, old = self.stage, (self.stage.network, self.stage.denoiser, self.stage.device)
+        from cascade.diffusion_stage import _rewrap
+
+        model = getattr(model, "module", model)
+        stage.network, stage.denoiser = model, _rewrap(stage.denoiser, model)
+        stage.device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        try:
+            yield stage
+        finally:
+            model.train(was_training)
+            stage.network, stage.denoiser, stage.device = old
+
+    @torch.no_grad()
+    def preview(self, model, step: int, out_dir: Path) -> dict[str, float]:
+        """Render fixed prompts (text stages) or fixed real clips (SR stages) into out_dir; return metrics."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with self._using(model) as stage:
+            if stage.config.text is not None and self.preview_prompts:
+                return self._preview_prompts(stage, out_dir)
+            return self._preview_reconstruction(stage, out_dir)
+
+    def _preview_prompts(self, stage, out_dir: Path) -> dict[str, float]:
+        from cascade.types import Video
+
+        text = self.encode(self.preview_prompts).to(stage.device)
+        gen = torch.Generator(stage.device).manual_seed(0)
+        video = stage({"text": text}, generator=gen, progress=False)
+        metrics = {}
+        for i, p in enumerate(self.preview_prompts):
+            Video(tensor=video.tensor.float(), spec=video.spec).save(out_dir / f"{i:02d}.mp4", index=i)
+        (out_dir / "prompts.json").write_text(json.dumps(self.preview_prompts, indent=1))
+        try:
+            from cascade.eval.probe import analyze_clip
+            from cascade.eval.prompts import parse_prompt
+        except ImportError:
+            return metrics
+        hits = {"colour": 0, "shape": 0, "motion": 0}
+        n = 0
+        for i, p in enumerate(self.preview_prompts):
+            target = parse_prompt(p)
+            if target is None:
+                continue
+            n += 1
+            got = analyze_clip(video.frames[i].numpy())
+            for k in hits:
+                hits[k] += int(got.get(k) == target.get(k))
+        return {f"preview_{k}_acc": v / n for k, v in hits.items()} if n else metrics
+
+    def _preview_reconstruction(self, stage, out_dir: Path) -> dict[str, float]:
+        """SR stages: condition on real clips, compare with the training-free baseline by PSNR."""
+        from cascade.eval.metrics import psnr
+        from cascade.types import Video
+        from cascade.video_ops import interpolate_frames, resize_frames, subsample_frames
+
+        ds = self.dataset()
+        n = min(self.data.num_preview_clips, len(ds))
+        truth = torch.stack([ds.videos[len(ds) - 1 - i]["video"] for i in range(n)]).to(stage.device)
+        spec = stage.input_spec["video"]
+        if stage.config.type == "temporal_sr":
+            low = subsample_frames(truth, stage.config.factor)
+            baseline = interpolate_frames(low, stage.config.factor)
+        else:
+            low = resize_frames(truth, spec.height, spec.width, mode="area")
+            baseline = resize_frames(low, truth.shape[-2], truth.shape[-1], mode="bicubic")
+        gen = torch.Generator(stage.device).manual_seed(0)
+        inputs = {"video": Video(tensor=low, spec=spec)}
+        if "text" in stage.input_spec:
+            inputs["text"] = self.encode([ds.videos[len(ds) - 1 - i].get("caption", "") for i in range(n)]).to(stage.device)
+        out = stage(inputs, generator=gen, progress=False).tensor.float()
+        for i in range(n):
+            row = torch.cat([baseline[i], out[i], truth[i]], dim=-1)  # baseline | learned | truth, side by side
+            Video(tensor=row[None].clamp(-1, 1), spec=VideoSpec(frames=row.shape[1], height=row.shape[2],
+                                                                width=row.shape[3], fps=truth_fps(stage))
+                  ).save(out_dir / f"{i:02d}.mp4")
+        return {"preview_psnr": psnr(out, truth), "preview_psnr_baseline": psnr(baseline, truth)}
+
+    def export(self, model, out_dir: Path) -> None:
+        with self._using(model) as stage:
+            stage.save_pretrained(out_dir)
+
+
+def truth_fps(stage) -> float:
+    return stage.output_spec.fps
+
+
+def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTrainTask]:
+    """Stage + task from a TrainConfig (stage type, preset, model overrides, data)."""
+    from cascade.registry import get_stage_class
+    from cascade.stage import make_stage_config
+
+    cls = get_stage_class(train_config.stage)
+    stage_cfg = make_stage_config(cls, preset or train_config.preset, train_config.model, source="model")
+    if getattr(stage_cfg, "mode", "learned") != "learned":
+        raise CascadeError(f"{train_config.stage} mode '{stage_cfg.mode}' has nothing to train; use mode: learned")
+    stage = cls(stage_cfg)
+    if not isinstance(stage, DiffusionStage):
+        raise CascadeError(f"stage type {train_config.stage} is not trainable")
+    return stage, StageTrainTask(stage, train_config.data, preview_prompts=train_config.preview_prompts)

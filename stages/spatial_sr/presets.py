@@ -1,0 +1,18 @@
+"""Named spatial_sr configs."""
+
+from cascade.diffusion_stage import NetworkConfig
+from stages.spatial_sr.config import SpatialSRConfig
+
+PRESETS = {
+    "bicubic": SpatialSRConfig(mode="bicubic"),
+    "tiny": SpatialSRConfig(frames=4, fps=4.0, height=8, width=8,
+                            network=NetworkConfig(base_channels=8, channel_mults=(1, 2),
+                                                  attention_levels=(False, False), heads=2),
+                            sampling={"steps": 4, "guidance": 1.0}),
+    "default": SpatialSRConfig(network=NetworkConfig(base_channels=24, channel_mults=(1, 2),
+                                                     attention_levels=(False, False), temporal_mixer="shift"),
+                               sampling={"steps": 10, "guidance": 1.0}),
+    "large": SpatialSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),
+                                                   attention_levels=(False, False, True)),
+                             sampling={"steps": 20, "guidance": 1.0}),
+}

@@ -1,0 +1,18 @@
+"""Named temporal_sr configs."""
+
+from cascade.diffusion_stage import NetworkConfig
+from stages.temporal_sr.config import TemporalSRConfig
+
+PRESETS = {
+    "blend": TemporalSRConfig(mode="blend"),
+    "tiny": TemporalSRConfig(frames=4, fps=4.0, height=8, width=8,
+                             network=NetworkConfig(base_channels=8, channel_mults=(1, 2),
+                                                   attention_levels=(False, False), heads=2),
+                             sampling={"steps": 4, "guidance": 1.0}),
+    "default": TemporalSRConfig(network=NetworkConfig(base_channels=24, channel_mults=(1, 2),
+                                                      attention_levels=(False, False)),
+                                sampling={"steps": 10, "guidance": 1.0, "sampler": "dpmsolver++"}),
+    "large": TemporalSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),
+                                                    attention_levels=(False, False, True)),
+                              sampling={"steps": 20, "guidance": 1.0}),
+}

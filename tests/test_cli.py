@@ -1,0 +1,95 @@
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from cascade.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_on_every_command():
+    for cmd in ([], ["render"], ["info"], ["train"], ["export"], ["data"], ["data", "shapes"], ["eval"]):
+        r = run(*cmd, "--help")
+        assert r.exit_code == 0, (cmd, r.output)
+        assert "Usage" in r.output
+
+
+def test_info_prints_graph(fake_weights):
+    r = run("info", fake_weights)
+    assert r.exit_code == 0, r.output
+    for stage in ("text", "base", "tsr", "ssr", "temporal_sr", "spatial_sr"):
+        assert stage in r.output
+    assert "output: ssr" in r.output
+
+
+def test_render_one_prompt_writes_mp4(tmp_path, fake_weights):
+    from cascade.video_io import probe_video
+
+    out = tmp_path / "clip.mp4"
+    r = run("render", "a red circle moving left", "-o", out, "--weights", fake_weights, "--seed", 3, "-v", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    info = probe_video(out)
+    assert (info["codec"], info["pix_fmt"], info["frames"], info["fps"]) == ("h264", "yuv420p", 8, 8.0)
+    assert (info["width"], info["height"]) == (16, 16) and info["faststart"]
+    assert "timings" in r.output and "total" in r.output
+
+
+def test_render_several_prompts_to_directory_and_gif(tmp_path, fake_weights):
+    out = tmp_path / "renders"
+    r = run("render", "a red circle", "a blue square!", "-o", out, "--weights", fake_weights, "--format", "gif", "-q")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a_blue_square.gif", "a_red_circle.gif"]
+
+
+def test_same_seed_same_file(tmp_path, fake_weights):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for p in (a, b):
+        assert run("render", "a red circle", "-o", p, "--weights", fake_weights, "--seed", 5, "-q").exit_code == 0
+    from cascade.video_io import read_video
+    fa, fb = read_video(a)[0], read_video(b)[0]
+    assert (fa == fb).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["   "], "prompt is empty"),
+    (["a red circle", "--device", "tpu9"], "unknown device"),
+    (["a red circle", "--steps", "-3"], "steps must not be negative"),
+    (["a red circle", "--guidance", "-1"], "guidance must not be negative"),
+    (["a red circle", "--dtype", "int4"], "unknown dtype"),
+    (["a red circle", "-o", "{tmp}/clip.avi"], "unsupported output extension"),
+    (["a red circle", "-o", "{tmp}"], "directory"),
+    (["a red circle", "-o", "{tmp}/afile/x.mp4"], "{tmp}/afile"),
+])
+def test_bad_input_one_sentence_exit_2_nothing_written(tmp_path, fake_weights, args, message):
+    (tmp_path / "afile").write_text("not a dir")
+    before = sorted(os.listdir(tmp_path))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.mp4")]
+    r = run("render", *args, "--weights", fake_weights)
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert message.replace("{tmp}", str(tmp_path)) in text
+    assert text.count("error:") == 1
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_bad_weights(tmp_path, fake_weights):
+    out = tmp_path / "o.mp4"
+    r = run("render", "a red circle", "-o", out, "--weights", tmp_path / "missing")
+    assert r.exit_code == 2 and "does not exist" in r.output
+    (fake_weights / "base" / "model.safetensors").write_bytes(b"\x80\x04junk")
+    r = run("render", "a red circle", "-o", out, "--weights", fake_weights)
+    assert r.exit_code == 2 and "sha256" in " ".join(r.output.split())
+    manifest = json.loads((fake_weights / "cascade.json").read_text())
+    manifest["graph"]["edges"][1]["from"] = "text"  # a text embedding into temporal_sr's video input
+    (fake_weights / "cascade.json").write_text(json.dumps(manifest))
+    r = run("render", "a red circle", "-o", out, "--weights", fake_weights)
+    assert r.exit_code == 2 and "tsr expects a video from text" in " ".join(r.output.split())
+    assert not out.exists()
