@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cascade.errors import CascadeError
@@ -32,17 +33,31 @@ def chain_graph(configs: dict) -> dict:
     return {"nodes": {n: {"type": configs[n].type} for n in names}, "edges": edges, "output": names[-1]}
 
 
-def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:
-    """Load each stage folder (ordered text -> base -> SR ...), check the chain, save atomically to `out`."""
-    stages = {}
-    for name, d in stage_dirs.items():
-        import json
+def load_stage(source: str | Path, name: str):
+    """A stage from a folder (config.json [+ model.safetensors]) or from 'preset:NAME' of stage type `name`
+    (e.g. text_encoder=preset:default, temporal_sr=preset:blend)."""
+    source = str(source)
+    if source.startswith("preset:"):
+        from cascade.stage import make_stage_config
 
-        cfg_path = Path(d) / "config.json"
-        if not cfg_path.is_file():
-            raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")
+        cls = get_stage_class(name)
+        cfg = make_stage_config(cls, source.split(":", 1)[1], source=f"--stage {name}")
+        if cfg.has_weights:
+            raise CascadeError(f"{name} preset '{cfg}' has weights to train; pass a trained stage folder instead")
+        return cls(cfg)
+    cfg_path = Path(source) / "config.json"
+    if not cfg_path.is_file():
+        raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")
+    try:
         stage_type = json.loads(cfg_path.read_text()).get("type")
-        stages[name] = get_stage_class(stage_type).from_pretrained(d)
+    except json.JSONDecodeError as e:
+        raise CascadeError(f"{cfg_path} is not valid JSON ({e.msg})") from None
+    return get_stage_class(stage_type).from_pretrained(source)
+
+
+def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:
+    """Load each stage (ordered text -> base -> SR ...), check the chain, save atomically to `out`."""
+    stages = {name: load_stage(d, name) for name, d in stage_dirs.items()}
     graph = CascadeGraph.from_dict(chain_graph({n: s.config for n, s in stages.items()}))
     graph.build({n: s.config for n, s in stages.items()})
     return CascadePipeline(graph, stages, manifest).save_pretrained(out)

@@ -268,7 +268,7 @@ def assemble(
             name, sep, d = item.partition("=")
             if not sep or not name or not d:
                 raise CascadeError(f"--stage takes NAME=DIR, got '{item}'")
-            pairs[name] = Path(d)
+            pairs[name] = d
         extra = json.loads(manifest.read_text()) if manifest else {}
         assemble_dirs(out, pairs, manifest=extra)
     except CascadeError as e:

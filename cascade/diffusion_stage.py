@@ -149,8 +149,6 @@ def _batch_size(inputs: Mapping[str, Any]) -> int:
 
 def _rewrap(denoiser, model):
     """The same Denoiser math around another module (a DDP-wrapped or EMA copy of the network)."""
-    import copy
+    from cascade.diffusion import Denoiser
 
-    d = copy.copy(denoiser)
-    object.__setattr__(d, "_modules", dict(denoiser._modules, network=model))
-    return d
+    return Denoiser(model, denoiser.schedule, prediction=denoiser.prediction)
