@@ -59,6 +59,8 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
     from cascade.video_io import check_writable
 
     if len(prompts) == 1:
+        if out.is_dir():
+            raise CascadeError(f"{out} is an existing directory; give a file name such as {out / 'out.mp4'}")
         if fmt is not None and out.suffix == "":
             out = out.with_suffix(f".{fmt.value}")
         if out.suffix.lower() not in (".mp4", ".gif"):

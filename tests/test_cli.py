@@ -84,9 +84,12 @@ def test_bad_weights(tmp_path, fake_weights):
     out = tmp_path / "o.mp4"
     r = run("render", "a red circle", "-o", out, "--weights", tmp_path / "missing")
     assert r.exit_code == 2 and "does not exist" in r.output
-    (fake_weights / "base" / "model.safetensors").write_bytes(b"\x80\x04junk")
+    weights_file = fake_weights / "base" / "model.safetensors"
+    good = weights_file.read_bytes()
+    weights_file.write_bytes(b"\x80\x04junk")
     r = run("render", "a red circle", "-o", out, "--weights", fake_weights)
     assert r.exit_code == 2 and "sha256" in " ".join(r.output.split())
+    weights_file.write_bytes(good)
     manifest = json.loads((fake_weights / "cascade.json").read_text())
     manifest["graph"]["edges"][1]["from"] = "text"  # a text embedding into temporal_sr's video input
     (fake_weights / "cascade.json").write_text(json.dumps(manifest))

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reproduce the shipped cascade in weights/ from configs/: data sample, each stage's training (resumable:
+# re-run the same command after an interruption), export, assembly with a sha256 manifest, evaluation.
+#   scripts/make_weights.sh            # CPU (2 cores): see weights/README.md for wall times
+#   DEVICE=cuda scripts/make_weights.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+RUNS=${RUNS:-runs}
+DEVICE=${DEVICE:-auto}
+OUT=${OUT:-weights}
+mkdir -p "$RUNS"
+
+# 1. a sample of the procedural data set on disk (training itself renders the same clips in memory)
+[ -f data/shapes/captions.jsonl ] || "$BIN/cascade" data shapes --out data/shapes --clips 256 -q
+
+# 2. each stage on its own; --resume continues an interrupted run from its last checkpoint
+for stage in base_video temporal_sr spatial_sr; do
+  if [ ! -f "$RUNS/$stage/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
+    resume=""; [ -d "$RUNS/$stage/checkpoints" ] && resume="--resume"
+    "$BIN/cascade" train "$stage" --config "configs/$stage/default.yaml" --out "$RUNS/$stage" --device "$DEVICE" $resume
+  fi
+done
+
+# 3. assemble the cascade (graph + sha256 of every file + data spec, held-out combinations, training runs)
+"$BIN/python" scripts/weights_manifest.py "$RUNS" > "$RUNS/manifest_extra.json"
+"$BIN/cascade" assemble --stage text_encoder=preset:default --stage base_video="$RUNS/base_video/export" \
+  --stage temporal_sr="$RUNS/temporal_sr/export" --stage spatial_sr="$RUNS/spatial_sr/export" \
+  --manifest "$RUNS/manifest_extra.json" --out "$OUT"
+
+# 4. evaluate
+"$BIN/cascade" eval "$OUT" --suite shapes --seeds 2 --out "$RUNS/eval" --device "$DEVICE"

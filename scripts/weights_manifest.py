@@ -1,0 +1,35 @@
+"""Print the extra cascade.json fields for a set of training runs: data spec, held-out combinations and
+caption templates, and per stage the steps, wall time and final loss read from its metrics.jsonl."""
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+from cascade.data.shapes import HELD_OUT, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES
+
+runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
+training = {}
+for stage in ("base_video", "temporal_sr", "spatial_sr"):
+    metrics = runs / stage / "metrics.jsonl"
+    if not metrics.is_file():
+        continue
+    rows = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()]
+    train = [r for r in rows if r.get("event") == "train"]
+    cfg = json.loads((runs / stage / "config.json").read_text())
+    training[stage] = {
+        "steps": train[-1]["step"] if train else 0,
+        "wall_s": round(train[-1].get("wall", 0.0), 1) if train else 0.0,
+        "final_loss": train[-1]["loss"] if train else None,
+        "batch_size": cfg.get("batch_size"),
+        "data": cfg.get("data"),
+        "hardware": f"{platform.machine()} CPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
+    }
+print(json.dumps({
+    "data": {"kind": "shapes", "description": "procedural shapes: 6 colours x 3 shapes x 4 motions on a dark background"},
+    "held_out": {"combinations": [list(c) for c in HELD_OUT], "templates": HELD_OUT_TEMPLATES,
+                 "train_templates": TRAIN_TEMPLATES},
+    "training": training,
+}, indent=2))
