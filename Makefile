@@ -20,7 +20,7 @@ render: setup
 	$(BIN)/cascade render "$(PROMPT)" -o $(OUT) --seed $(SEED) -v
 
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -q -ra tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

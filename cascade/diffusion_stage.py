@@ -29,6 +29,7 @@ class NetworkConfig(BaseModel):
     dropout: float = Field(default=0.0, ge=0, lt=1)
     gradient_checkpointing: bool = False
     attention_backend: Literal["sdpa", "xformers"] = "sdpa"
+    patch_size: int = Field(default=1, ge=1)  # pixel-unshuffle the input by this factor (simple diffusion)
 
 
 class SamplingConfig(BaseModel):

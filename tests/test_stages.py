@@ -1,0 +1,121 @@
+"""Each learned stage at its tiny preset: declared specs, conditioning properties, save/load, one cascade."""
+
+import json
+
+import pytest
+import torch
+
+from cascade.assemble import assemble
+from cascade.pipeline import CascadePipeline
+from cascade.stage import make_stage_config
+from cascade.types import TextEmbedding, Video
+from stages.base_video.stage import BaseVideoStage
+from stages.spatial_sr.stage import SpatialSRStage
+from stages.temporal_sr.stage import TemporalSRStage
+
+
+def tiny(cls, **over):
+    torch.manual_seed(0)
+    return cls(make_stage_config(cls, "tiny", over))
+
+
+def text_for(stage, b=2):
+    spec = stage.config.text
+    g = torch.Generator().manual_seed(0)
+    return TextEmbedding(tokens=torch.randn(b, spec.length, spec.dim, generator=g),
+                         mask=torch.ones(b, spec.length, dtype=torch.bool), pooled=torch.randn(b, spec.dim, generator=g),
+                         spec=spec)
+
+
+def test_base_output_matches_spec_and_is_seeded():
+    st = tiny(BaseVideoStage)
+    text = text_for(st)
+    a = st({"text": text}, generator=torch.Generator().manual_seed(1), progress=False)
+    b = st({"text": text}, generator=torch.Generator().manual_seed(1), progress=False)
+    assert a.spec == st.output_spec and tuple(a.tensor.shape) == (2, 3, 4, 8, 8)
+    assert torch.equal(a.tensor, b.tensor)
+    assert a.tensor.abs().max() <= 1
+
+
+def test_tsr_keeps_known_frames_and_doubles_fps():
+    st = tiny(TemporalSRStage)
+    spec = st.input_spec["video"]
+    low = torch.rand(2, 3, spec.frames, spec.height, spec.width) * 2 - 1
+    out = st({"video": Video(tensor=low, spec=spec)}, generator=torch.Generator().manual_seed(0), progress=False)
+    assert out.spec == st.output_spec and out.spec.fps == 2 * spec.fps and out.spec.frames == 2 * spec.frames
+    assert torch.allclose(out.tensor[:, :, ::2], low, atol=1e-5)  # Make-A-Video masked interpolation: given frames kept
+
+
+def test_tsr_conditioning_from_truth_drops_frames():
+    st = tiny(TemporalSRStage)
+    truth = torch.rand(1, 3, 8, 8, 8) * 2 - 1
+    cond = st.condition_from_truth(truth, torch.Generator().manual_seed(0))["cond"]
+    assert cond.shape == (1, 4, 8, 8, 8)
+    assert torch.equal(cond[:, :3, ::2], truth[:, :, ::2])  # known frames in place
+    assert torch.equal(cond[:, 3, :, 0, 0], torch.tensor([[1., 0] * 4]))  # mask channel marks them
+    assert not torch.allclose(cond[:, :3, 1::2], truth[:, :, 1::2])  # dropped frames are not leaked
+
+
+def test_ssr_output_spec_and_aug_conditioning():
+    st = tiny(SpatialSRStage)
+    spec = st.input_spec["video"]
+    low = torch.rand(1, 3, spec.frames, spec.height, spec.width) * 2 - 1
+    out = st({"video": Video(tensor=low, spec=spec)}, generator=torch.Generator().manual_seed(0), progress=False)
+    assert out.spec == st.output_spec and out.spec.height == 2 * spec.height
+    truth = torch.rand(2, 3, spec.frames, 2 * spec.height, 2 * spec.width) * 2 - 1
+    c = st.condition_from_truth(truth, torch.Generator().manual_seed(0))
+    assert c["cond"].shape == truth.shape and c["aug_level"].shape == (2,)
+    assert (c["aug_level"] >= 0).all() and (c["aug_level"] <= st.config.max_aug_level).all()
+
+
+@pytest.mark.parametrize("cls", [BaseVideoStage, TemporalSRStage, SpatialSRStage])
+def test_save_load_identical_outputs(tmp_path, cls):
+    st = tiny(cls)
+    for p in st.network.parameters():  # move off the zero-init so outputs depend on the weights
+        p.data.add_(torch.randn_like(p) * 0.02)
+    st.save_pretrained(tmp_path / "s")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["config.json", "model.safetensors"]
+    again = cls.from_pretrained(tmp_path / "s")
+    inputs = {"text": text_for(st)} if cls is BaseVideoStage else {
+        "video": Video(tensor=torch.zeros(2, *[getattr(st.input_spec["video"], k) for k in ("channels", "frames", "height", "width")]),
+                       spec=st.input_spec["video"])}
+    a = st(inputs, generator=torch.Generator().manual_seed(0), progress=False).tensor
+    b = again(inputs, generator=torch.Generator().manual_seed(0), progress=False).tensor
+    assert torch.equal(a, b)
+
+
+def test_bad_stage_config_field_named():
+    from cascade.errors import CascadeError
+    with pytest.raises(CascadeError, match="unknown field 'chanels'"):
+        make_stage_config(BaseVideoStage, "tiny", {"network": {"chanels": 3}})
+    with pytest.raises(CascadeError, match="unknown preset 'huge'"):
+        make_stage_config(BaseVideoStage, "huge")
+
+
+def tiny_cascade(tmp_path):
+    dirs = {}
+    for name, cls in (("base_video", BaseVideoStage), ("temporal_sr", TemporalSRStage), ("spatial_sr", SpatialSRStage)):
+        tiny(cls).save_pretrained(tmp_path / name)
+        dirs[name] = tmp_path / name
+    return assemble(tmp_path / "weights", {"text_encoder": "preset:tiny", **dirs}, manifest={"note": "tiny"})
+
+
+def test_tiny_cascade_renders_mp4_through_pipeline_and_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from cascade.cli import app
+    from cascade.video_io import probe_video
+
+    weights = tiny_cascade(tmp_path)
+    manifest = json.loads((weights / "cascade.json").read_text())
+    assert manifest["note"] == "tiny" and manifest["graph"]["output"] == "spatial_sr"
+    assert set(manifest["files"]) >= {"base_video/model.safetensors", "text_encoder/config.json"}
+    pipe = CascadePipeline.from_pretrained(weights)
+    assert pipe.graph.order == ["text_encoder", "base_video", "temporal_sr", "spatial_sr"]
+    v = pipe("a red circle moving left", seed=0, progress=False)
+    assert tuple(v.tensor.shape) == (1, 3, 8, 16, 16) and v.fps == 8
+    out = tmp_path / "x.mp4"
+    r = CliRunner().invoke(app, ["render", "a red circle moving left", "-o", str(out), "--weights", str(weights), "-q"])
+    assert r.exit_code == 0, r.output
+    info = probe_video(out)
+    assert info["frames"] == 8 and info["fps"] == 8 and info["codec"] == "h264"
