@@ -22,5 +22,8 @@ render: setup
 test: setup
 	$(BIN)/python -m pytest -q -ra tests
 
+weights: setup  ## retrain the shipped cascade from configs/ (resumable; hours on a 2-core CPU)
+	bash scripts/make_weights.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

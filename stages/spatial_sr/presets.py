@@ -5,7 +5,7 @@ from stages.spatial_sr.config import SpatialSRConfig
 
 PRESETS = {
     "bicubic": SpatialSRConfig(mode="bicubic"),
-    "tiny": SpatialSRConfig(frames=4, fps=4.0, height=8, width=8,
+    "tiny": SpatialSRConfig(frames=8, fps=8.0, height=8, width=8,
                             network=NetworkConfig(base_channels=8, channel_mults=(1, 2),
                                                   attention_levels=(False, False), heads=2),
                             sampling={"steps": 4, "guidance": 1.0}),

@@ -1,0 +1,411 @@
+"""`cascade eval`: prompt fidelity, temporal consistency, Fréchet shapes-video distance and per-stage metrics of a
+cascade, written as report.json plus an index.html with the rendered videos and contact sheets.
+
+Fidelity cases (suite "shapes"): every one of the 72 colour x shape x motion combinations, `seeds` times, with the
+canonical training wording "a {colour} {shape} moving {motion}" (template "seen"), plus each combination once with
+a wording never used in training, rotating through HELD_OUT_TEMPLATES (template "unseen"). Each case is split
+into combinations seen in training ("trained") and the held-out ones ("held_out").
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cascade.errors import CascadeError
+
+log = logging.getLogger(__name__)
+
+CANONICAL = "a {colour} {shape} moving {motion}"
+ATTRS = ("colour", "shape", "motion")
+
+
+# -- cases ------------------------------------------------------------------------------------------------
+def shapes_cases(seeds: int) -> list[dict]:
+    from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_TEMPLATES, caption
+
+    held = set(HELD_OUT)
+    cases = []
+    for s in range(seeds):
+        for combo in ALL_COMBOS:
+            cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
+                          "split": "held_out" if combo in held else "trained", "template": "seen"})
+    for i, combo in enumerate(ALL_COMBOS):
+        cases.append({"prompt": caption(*combo, HELD_OUT_TEMPLATES[i % len(HELD_OUT_TEMPLATES)]), "target": combo,
+                      "seed_group": seeds, "split": "held_out" if combo in held else "trained",
+                      "template": "unseen"})
+    return cases
+
+
+def file_cases(path: Path, seeds: int) -> list[dict]:
+    from cascade.data.shapes import HELD_OUT
+    from cascade.eval.prompts import parse_prompt
+
+    if not Path(path).is_file():
+        raise CascadeError(f"prompts file {path} does not exist")
+    prompts = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    if not prompts:
+        raise CascadeError(f"prompts file {path} holds no prompts (one per line)")
+    cases = []
+    for s in range(seeds):
+        for p in prompts:
+            parsed = parse_prompt(p)
+            target = tuple(parsed[a] for a in ATTRS) if parsed else None
+            cases.append({"prompt": p, "target": target, "seed_group": s, "template": "file",
+                          "split": None if target is None else ("held_out" if target in set(HELD_OUT) else "trained")})
+    return cases
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+def _video_stages(pipe) -> list[str]:
+    from cascade.types import VideoSpec
+
+    return [n for n in pipe.graph.order if isinstance(pipe.stages[n].output_spec, VideoSpec)]
+
+
+def _stage_of_type(pipe, type_: str) -> str | None:
+    return next((n for n in pipe.graph.order if pipe.graph.nodes[n].type == type_), None)
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (B, F, H, W, 3) -> float (B, 3, F, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+
+
+def _real_clips(combos, frames: int, size: int, fps: float, seed: int) -> np.ndarray:
+    from cascade.data.shapes import render_clip
+
+    rng = np.random.default_rng(seed)
+    return np.stack([render_clip(*c, frames=frames, size=size, fps=fps, rng=rng) for c in combos])
+
+
+def _scores(rows: list[dict], key: str) -> dict:
+    from cascade.eval.probe import score
+
+    rows = [r for r in rows if r["target"] is not None]
+    if not rows:
+        return {}
+    return score([r[key] for r in rows], [r["target"] for r in rows])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "prompt"
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes", prompts_file: Path | None = None,
+             seeds: int = 2, device: str = "cpu", steps=None, guidance=None, progress: bool = True,
+             max_prompts: int | None = None, batch: int = 24, stage_clips: int = 24,
+             shown: int = 12) -> dict[str, Any]:
+    """Run the whole evaluation; returns the report dict (also written to out_dir/report.json)."""
+    from cascade.io_utils import atomic_write_text
+    from cascade.pipeline import CascadePipeline
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CascadeError(f"{out_dir} is a file; --out needs a directory for the report")
+    if suite != "shapes" and prompts_file is None:
+        raise CascadeError(f"unknown suite '{suite}'; the built-in suite is 'shapes' (or pass --prompts FILE)")
+    cases = file_cases(prompts_file, seeds) if prompts_file else shapes_cases(seeds)
+    if max_prompts:
+        cases = _spread(cases, max_prompts)
+
+    t0 = time.perf_counter()
+    pipe = CascadePipeline.from_pretrained(weights, device=device)  # bad weights fail here, before any output
+    try:
+        (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CascadeError(f"cannot write the report to {out_dir}: {e.strerror}") from None
+    video_stages = _video_stages(pipe)
+    base, final = video_stages[0], pipe.graph.output
+    final_spec = pipe.stages[final].output_spec
+
+    rows, finals, stage_frames = _render(pipe, cases, video_stages, batch, steps, guidance, progress)
+    render_s = time.perf_counter() - t0
+
+    report: dict[str, Any] = {
+        "weights": str(weights), "manifest_training": pipe.manifest.get("training"),
+        "device": str(pipe.device), "suite": "file" if prompts_file else suite, "seeds": seeds,
+        "cases": len(rows), "render_seconds": round(render_s, 1),
+        "seconds_per_clip": round(render_s / max(len(rows), 1), 3),
+        "graph": {n: {"type": pipe.graph.nodes[n].type, "output": str(pipe.stages[n].output_spec)}
+                  for n in pipe.graph.order},
+        "sampling": {"steps": steps, "guidance": guidance},
+    }
+    report["fidelity"] = _fidelity(rows, "final")
+    report["fidelity_base_only"] = _fidelity(rows, "base")
+    report["temporal"] = _temporal(rows, finals, final_spec)
+    report["fsd"] = _fsd(rows, finals, final_spec)
+    report["per_stage"] = _per_stage(pipe, stage_clips, progress)
+    report["shown"] = _show(rows, stage_frames, video_stages, pipe, out_dir, shown)
+    report["cases_detail"] = [{k: r[k] for k in ("prompt", "target", "split", "template", "seed")}
+                              | {"final": _short(r["final"]), "base": _short(r["base"])} for r in rows]
+    report["total_seconds"] = round(time.perf_counter() - t0, 1)
+    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, default=_json_default))
+    atomic_write_text(out_dir / "index.html", render_html(report))
+    return report
+
+
+def _spread(cases: list[dict], n: int) -> list[dict]:
+    """n cases spread over the list (every group represented), not just the first n."""
+    if n >= len(cases):
+        return cases
+    idx = np.linspace(0, len(cases) - 1, n).round().astype(int)
+    return [cases[i] for i in sorted(set(idx.tolist()))]
+
+
+def _short(r: dict) -> dict:
+    return {a: r.get(a) for a in ATTRS}
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o))
+
+
+def _render(pipe, cases, video_stages, batch, steps, guidance, progress):
+    """Render every case in batches (per seed group); analyse base and final clips; keep frames of both."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from cascade.eval.probe import analyze_clip
+
+    base, final = video_stages[0], pipe.graph.output
+    rows, finals = [], []
+    stage_frames: dict[int, dict[str, np.ndarray]] = {}
+    chunks = []
+    for g in sorted({c["seed_group"] for c in cases}):
+        group = [c for c in cases if c["seed_group"] == g]
+        chunks += [(g, j // batch, group[j:j + batch]) for j in range(0, len(group), batch)]
+    with Progress(TextColumn("eval"), BarColumn(), TextColumn("{task.completed}/{task.total} clips"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress, transient=True) as bar:
+        task = bar.add_task("eval", total=len(cases))
+        for g, j, chunk in chunks:
+            seed = 1000 * g + j
+            outs = pipe.run([c["prompt"] for c in chunk], seed=seed, steps=steps, guidance=guidance, progress=False)
+            frames = {n: outs[n].frames.numpy() for n in video_stages}  # (B, F, H, W, 3) uint8
+            for i, c in enumerate(chunk):
+                k = len(rows)
+                rows.append({**c, "seed": seed, "final": analyze_clip(frames[final][i]),
+                             "base": analyze_clip(frames[base][i])})
+                finals.append(frames[final][i])
+                stage_frames[k] = {n: frames[n][i] for n in video_stages}
+            bar.advance(task, len(chunk))
+    return rows, np.stack(finals), stage_frames
+
+
+def _fidelity(rows, key) -> dict:
+    groups = {"overall": rows,
+              "trained": [r for r in rows if r["split"] == "trained"],
+              "held_out": [r for r in rows if r["split"] == "held_out"],
+              "seen_template": [r for r in rows if r["template"] == "seen"],
+              "unseen_template": [r for r in rows if r["template"] == "unseen"],
+              "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
+    return {name: _scores(rs, key) for name, rs in groups.items() if rs and _scores(rs, key)}
+
+
+def _temporal(rows, finals, spec) -> dict:
+    from cascade.eval.metrics import flicker, temporal_change
+
+    targets = [r["target"] for r in rows if r["target"] is not None]
+    gen = _to_tensor(finals)
+    out = {"generated": {"temporal_change": temporal_change(gen), "flicker": flicker(gen)}}
+    if targets:
+        real = _to_tensor(_real_clips(targets, spec.frames, spec.height, spec.fps, seed=7))
+        out["real"] = {"temporal_change": temporal_change(real), "flicker": flicker(real)}
+    return out
+
+
+def _fsd(rows, finals, spec) -> dict:
+    from cascade.data.shapes import ALL_COMBOS
+    from cascade.eval.features import ASSET, clip_features, frechet_distance, load_feature_net
+    from cascade.io_utils import sha256_file
+
+    if not ASSET.exists():
+        return {"skipped": f"feature network {ASSET} not found (python -m cascade.eval.features trains it)"}
+    net = load_feature_net()
+    n = len(finals)
+    rng = np.random.default_rng(11)
+    combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
+    real_a = _to_tensor(_real_clips(combos, spec.frames, spec.height, spec.fps, seed=12))
+    combos_b = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
+    real_b = _to_tensor(_real_clips(combos_b, spec.frames, spec.height, spec.fps, seed=13))
+    fa, fb, fg = (clip_features(net, x) for x in (real_a, real_b, _to_tensor(finals)))
+    return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/features.py)",
+            "generated_vs_real": frechet_distance(fg, fa), "real_vs_real": frechet_distance(fb, fa),
+            "clips": n, "feature_net_sha256": sha256_file(ASSET)}
+
+
+def _per_stage(pipe, n: int, progress: bool) -> dict:
+    """TSR vs blend and SSR vs bicubic on held-out real clips (HELD_OUT combos, fresh random scenes)."""
+    from cascade.data.shapes import HELD_OUT
+    from cascade.eval.metrics import psnr, ssim
+    from cascade.types import Video
+    from cascade.video_ops import interpolate_frames, known_frame_mask, resize_frames
+
+    combos = [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
+    text_stage = _stage_of_type(pipe, "text_encoder")
+    out: dict[str, Any] = {"clips": n, "combos": "held_out"}
+    gen = torch.Generator(pipe.device).manual_seed(0)
+
+    def inputs_for(stage, video):
+        inp = {"video": video}
+        if "text" in stage.input_spec and text_stage is not None:
+            from cascade.data.shapes import caption
+            prompts = [caption(*c, CANONICAL) for c in combos]
+            inp["text"] = pipe.stages[text_stage]({"prompt": prompts})
+        return inp
+
+    tsr = _stage_of_type(pipe, "temporal_sr")
+    if tsr is not None:
+        st = pipe.stages[tsr]
+        o, i = st.output_spec, st.input_spec["video"]
+        factor = o.frames // i.frames
+        truth = _to_tensor(_real_clips(combos, o.frames, o.height, o.fps, seed=21))
+        low = Video(tensor=truth[:, :, ::factor].contiguous(), spec=i)
+        with torch.inference_mode():
+            learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
+        blend = interpolate_frames(low.tensor, factor)
+        missing = ~known_frame_mask(i.frames, factor)
+        # the last known frame is held at the end by every mode: score only frames between two known ones
+        missing[(i.frames - 1) * factor:] = False
+        out["temporal_sr"] = {"stage": tsr, "mode": getattr(st.config, "mode", "learned"),
+                              "psnr": psnr(learned, truth, mask=missing), "ssim": ssim(learned, truth, mask=missing),
+                              "blend_psnr": psnr(blend, truth, mask=missing),
+                              "blend_ssim": ssim(blend, truth, mask=missing)}
+    ssr = _stage_of_type(pipe, "spatial_sr")
+    if ssr is not None:
+        st = pipe.stages[ssr]
+        o, i = st.output_spec, st.input_spec["video"]
+        truth = _to_tensor(_real_clips(combos, o.frames, o.height, o.fps, seed=22))
+        low = Video(tensor=resize_frames(truth, i.height, i.width, mode="area").clamp(-1, 1), spec=i)
+        with torch.inference_mode():
+            learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
+        bicubic = resize_frames(low.tensor, o.height, o.width).clamp(-1, 1)
+        out["spatial_sr"] = {"stage": ssr, "mode": getattr(st.config, "mode", "learned"),
+                             "psnr": psnr(learned, truth), "ssim": ssim(learned, truth),
+                             "bicubic_psnr": psnr(bicubic, truth), "bicubic_ssim": ssim(bicubic, truth)}
+    return out
+
+
+def _show(rows, stage_frames, video_stages, pipe, out_dir: Path, shown: int) -> list[dict]:
+    """Write mp4s (final and base) and a contact sheet for `shown` cases spread over the suite."""
+    from cascade.video_io import write_video
+
+    picks = _spread(list(range(len(rows))), shown) if rows else []
+    items = []
+    for k in picks:
+        r = rows[k]
+        name = f"{k:03d}_{_slug(r['prompt'])}"
+        files = {}
+        for n in video_stages:
+            spec = pipe.stages[n].output_spec
+            files[n] = f"videos/{name}_{n}.mp4"
+            write_video(out_dir / files[n], stage_frames[k][n], fps=spec.fps)
+        sheet = f"videos/{name}_sheet.png"
+        contact_sheet({n: stage_frames[k][n] for n in video_stages}, out_dir / sheet)
+        items.append({"prompt": r["prompt"], "target": r["target"], "final": _short(r["final"]), "videos": files,
+                      "sheet": sheet, "split": r["split"], "template": r["template"]})
+    return items
+
+
+def contact_sheet(stage_frames: dict[str, np.ndarray], path: Path, cell: int = 128) -> Path:
+    """PNG: one row per stage, first/middle/last frame, each scaled (nearest) to cell x cell, labelled."""
+    from PIL import Image, ImageDraw
+
+    from cascade.io_utils import atomic_path
+
+    label_w = 110
+    rows = list(stage_frames.items())
+    sheet = Image.new("RGB", (label_w + 3 * (cell + 4), len(rows) * (cell + 4) + 18), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for j, title in enumerate(("first", "middle", "last")):
+        draw.text((label_w + j * (cell + 4) + cell // 2 - 12, 3), title, fill=(0, 0, 0))
+    for i, (name, frames) in enumerate(rows):
+        f, h, w, _ = frames.shape
+        y = 18 + i * (cell + 4)
+        draw.text((4, y + cell // 2 - 12), f"{name}\n{w}x{h}, {f} fr", fill=(0, 0, 0))
+        for j, idx in enumerate((0, f // 2, f - 1)):
+            img = Image.fromarray(frames[idx]).resize((cell, cell), Image.NEAREST)
+            sheet.paste(img, (label_w + j * (cell + 4), y))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return path
+
+
+def render_html(report: dict) -> str:
+    """index.html: summary tables, then each shown prompt's videos (every stage) and contact sheet."""
+    e = html.escape
+
+    def pct(v):
+        return f"{v:.1%}" if isinstance(v, float) else e(str(v))
+
+    def fid_table(fid: dict, title: str) -> str:
+        head = "<tr><th>" + e(title) + "</th><th>colour</th><th>shape</th><th>motion</th><th>all three</th><th>n</th></tr>"
+        body = "".join(f"<tr><td>{e(g)}</td>" + "".join(f"<td>{pct(s.get(a))}</td>" for a in (*ATTRS, "all"))
+                       + f"<td>{s.get('n')}</td></tr>" for g, s in fid.items())
+        return f"<table>{head}{body}</table>"
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>cascade eval</title><style>",
+             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
+             ".case{display:inline-block;margin:8px;vertical-align:top;border:1px solid #ddd;padding:6px}"
+             "video{width:128px;height:128px;image-rendering:pixelated;background:#000;margin-right:4px}</style></head><body>",
+             f"<h1>cascade eval</h1><p>weights: <code>{e(str(report['weights']))}</code> &middot; device {e(report['device'])}"
+             f" &middot; {report['cases']} clips in {report['render_seconds']} s</p>",
+             "<h2>Prompt fidelity (full cascade)</h2>", fid_table(report["fidelity"], "group"),
+             "<h2>Prompt fidelity (base stage only)</h2>", fid_table(report["fidelity_base_only"], "group")]
+    t = report["temporal"]
+    parts.append("<h2>Temporal consistency</h2><table><tr><th>clips</th><th>mean frame-to-frame change</th>"
+                 "<th>flicker</th></tr>" + "".join(
+                     f"<tr><td>{k}</td><td>{v['temporal_change']:.4f}</td><td>{v['flicker']:.4f}</td></tr>"
+                     for k, v in t.items()) + "</table>")
+    fsd = report["fsd"]
+    if "skipped" in fsd:
+        parts.append(f"<h2>Fréchet distance</h2><p>{e(fsd['skipped'])}</p>")
+    else:
+        parts.append(f"<h2>{e(fsd['name'])}</h2><table><tr><th>pair</th><th>distance</th></tr>"
+                     f"<tr><td>generated vs real</td><td>{fsd['generated_vs_real']:.3f}</td></tr>"
+                     f"<tr><td>real vs real (floor)</td><td>{fsd['real_vs_real']:.3f}</td></tr></table>")
+    ps = report["per_stage"]
+    rows = []
+    if "temporal_sr" in ps:
+        s = ps["temporal_sr"]
+        rows.append(f"<tr><td>{e(s['stage'])} ({e(s['mode'])}) vs blend, dropped frames</td><td>{s['psnr']:.2f} / "
+                    f"{s['blend_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['blend_ssim']:.4f}</td></tr>")
+    if "spatial_sr" in ps:
+        s = ps["spatial_sr"]
+        rows.append(f"<tr><td>{e(s['stage'])} ({e(s['mode'])}) vs bicubic</td><td>{s['psnr']:.2f} / "
+                    f"{s['bicubic_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['bicubic_ssim']:.4f}</td></tr>")
+    if rows:
+        parts.append(f"<h2>Per-stage metrics on {ps['clips']} held-out real clips</h2><table><tr><th>stage</th>"
+                     "<th>PSNR dB (stage / baseline)</th><th>SSIM (stage / baseline)</th></tr>" + "".join(rows)
+                     + "</table>")
+    parts.append("<h2>Samples</h2>")
+    for it in report["shown"]:
+        vids = "".join(f"<video src='{e(src)}' title='{e(n)}' autoplay loop muted playsinline controls></video>"
+                       for n, src in it["videos"].items())
+        got = ", ".join(f"{a}: {it['final'][a]}" for a in ATTRS)
+        parts.append(f"<div class='case'><b>{e(it['prompt'])}</b><br><small>{e(str(it['split']))} combo, "
+                     f"{e(it['template'])} wording; probe: {e(got)}</small><br>{vids}<br>"
+                     f"<img src='{e(it['sheet'])}' alt='contact sheet'></div>")
+    # every video reports whether it decoded and played; scripts/check_report_browser.py reads this back
+    parts.append("<p id='video-status' data-playing='0' data-errors='0'>videos: checking...</p><script>"
+                 "const vs=[...document.querySelectorAll('video')],st=document.getElementById('video-status');"
+                 "const ok=new Set(),bad=new Set();function upd(){st.dataset.playing=ok.size;st.dataset.errors=bad.size;"
+                 "st.textContent=`videos: ${ok.size}/${vs.length} playing, ${bad.size} failed`;}"
+                 "vs.forEach((v,i)=>{v.addEventListener('timeupdate',()=>{if(v.currentTime>0){ok.add(i);upd();}});"
+                 "v.addEventListener('error',()=>{bad.add(i);upd();});v.play().catch(()=>{});});upd();</script>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,127 @@
+"""`cascade eval`: report contents on a tiny cascade, the Fréchet distance, the feature network, the browser check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cascade.eval.features import ASSET, frechet_distance
+from cascade.eval.run import contact_sheet, shapes_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    from test_stages import tiny_cascade
+
+    from cascade.eval.run import evaluate
+
+    d = tmp_path_factory.mktemp("eval")
+    weights = tiny_cascade(d)
+    report = evaluate(weights, out_dir=d / "report", seeds=1, max_prompts=8, progress=False, shown=3, stage_clips=6)
+    return d / "report", report
+
+
+def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
+    from cascade.data.shapes import ALL_COMBOS, HELD_OUT, TRAIN_TEMPLATES
+
+    cases = shapes_cases(seeds=2)
+    assert len(cases) == 72 * 3
+    seen = [c for c in cases if c["template"] == "seen"]
+    unseen = [c for c in cases if c["template"] == "unseen"]
+    assert {c["target"] for c in seen} == set(ALL_COMBOS) == {c["target"] for c in unseen}
+    assert sum(c["split"] == "held_out" for c in seen) == 2 * len(HELD_OUT)
+    train_wordings = {t.split("{")[0] for t in TRAIN_TEMPLATES}
+    for c in unseen:  # every unseen wording differs from each training template
+        assert c["prompt"] not in {t.format(colour=c["target"][0], shape=c["target"][1], motion=c["target"][2],
+                                            direction="", adverb="") for t in TRAIN_TEMPLATES}
+    assert train_wordings
+
+
+def test_report_json_html_videos_and_sheets(tiny_report):
+    from cascade.video_io import probe_video
+
+    out, report = tiny_report
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["cases"] == 8 == len(saved["cases_detail"])
+    for key in ("fidelity", "fidelity_base_only", "temporal", "fsd", "per_stage"):
+        assert key in saved
+    assert {"overall", "trained", "seen_template", "unseen_template"} <= set(saved["fidelity"])
+    assert 0.0 <= saved["fidelity"]["overall"]["colour"] <= 1.0
+    ps = saved["per_stage"]
+    # the baselines are computed on real clips: blend and bicubic are close to the truth, never perfect
+    assert 20 < ps["temporal_sr"]["blend_psnr"] < 99 and 15 < ps["spatial_sr"]["bicubic_psnr"] < 99
+    page = (out / "index.html").read_text()
+    assert page.count("<video") == 3 * 3  # three shown prompts x three video stages
+    for item in saved["shown"]:
+        for src in item["videos"].values():
+            info = probe_video(out / src)
+            assert info["codec"] == "h264" and info["frames"] > 0
+        assert (out / item["sheet"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fidelity_is_computed_from_the_probe_not_assumed(tiny_report):
+    """An untrained tiny cascade draws noise: it must not score like a real one."""
+    _, report = tiny_report
+    assert report["fidelity"]["overall"]["all"] < 0.5
+
+
+def test_contact_sheet_layout(tmp_path):
+    from PIL import Image
+
+    frames = {"a": np.zeros((4, 8, 8, 3), np.uint8), "b": np.full((8, 16, 16, 3), 200, np.uint8)}
+    path = contact_sheet(frames, tmp_path / "s.png", cell=32)
+    img = Image.open(path)
+    assert img.size[1] == 2 * (32 + 4) + 18  # one row per stage
+    assert np.asarray(img)[18 + 36 + 10, 110 + 10].tolist() == [200, 200, 200]  # row b, first frame
+
+
+def test_frechet_distance_properties():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2000, 4))
+    b = rng.normal(size=(2000, 4))
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    assert frechet_distance(a, b) < 0.05
+    assert frechet_distance(a, b + 1.0) == pytest.approx(4.0, rel=0.1)  # |mu diff|^2 = 4
+    assert frechet_distance(a, 2 * b) == pytest.approx(4 * (2 - 1) ** 2, rel=0.15)  # Tr(C1+C2-2sqrt) = 4*(1)^2
+
+
+def test_shipped_feature_net_classifies_real_clips():
+    from cascade.eval.features import _real_batch, load_feature_net
+
+    assert ASSET.exists(), "the shipped feature network is missing; run python -m cascade.eval.features"
+    net = load_feature_net()
+    x, y = _real_batch(np.random.default_rng(123), 96)
+    with torch.no_grad():
+        logits = net(x)
+    for k in ("colour", "shape", "motion"):
+        assert (logits[k].argmax(-1) == y[k]).float().mean() >= 0.9, k
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (.ci/run installs it)")
+def test_report_videos_play_in_headless_chromium(tiny_report):
+    out, _ = tiny_report
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_report_browser.py"), str(out)],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "9/9 videos played" in r.stdout
+
+
+def test_eval_cli_bad_inputs(tmp_path):
+    from typer.testing import CliRunner
+
+    from cascade.cli import app
+
+    r = CliRunner().invoke(app, ["eval", str(tmp_path / "missing"), "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 2 and "missing" in r.output
+    (tmp_path / "file").write_text("x")
+    r = CliRunner().invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "file")])
+    assert r.exit_code == 2 and "is a file" in r.output
