@@ -25,5 +25,10 @@ test: setup
 weights: setup  ## retrain the shipped cascade from configs/ (resumable; hours on a 2-core CPU)
 	bash scripts/make_weights.sh
 
+bench: setup  ## the CPU benchmarks (see bench/README.md; pass --device cuda on a GPU machine)
+	$(BIN)/python bench/backbone.py --device cpu
+	$(BIN)/python bench/train_throughput.py --device cpu
+	$(BIN)/python bench/render_latency.py --device cpu
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -135,7 +135,8 @@ class BaseStage:
         if dtype is not None:
             self.dtype = dtype
         if self.network is not None:
-            self.network.to(device=self.device, dtype=self.dtype)
+            # nn.Module.to: diffusers' ModelMixin.to warns about fp32-kept modules on every dtype cast (we have none)
+            torch.nn.Module.to(self.network, device=self.device, dtype=self.dtype)
         return self
 
     def num_parameters(self) -> int:

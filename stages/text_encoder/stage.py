@@ -36,8 +36,10 @@ class TextEncoderStage(BaseStage):
     def __init__(self, config: TextEncoderConfig):
         super().__init__(config)
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+        hf_logging.disable_progress_bar()  # a 'Loading weights' bar on every render is noise
         path = resolve_model_path(config.model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
