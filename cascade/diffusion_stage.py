@@ -50,6 +50,11 @@ class DiffusionStageConfig(StageConfig):
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Literal["v", "epsilon", "sample"] = "v"
     num_train_timesteps: int = 1000
+    # Residual diffusion for conditional stages: diffuse (output - the stage's training-free estimate, e.g. the
+    # blended or bicubic-upsampled input) instead of the output itself, so training only learns the correction
+    # (residual super-resolution). With prediction "sample" and the zero-initialised output conv, an untrained
+    # stage returns exactly its baseline.
+    residual: bool = False
     sampling: SamplingConfig = SamplingConfig()
 
 
@@ -87,6 +92,14 @@ class DiffusionStage(BaseStage):
         """Sampling: (network kwargs, sampler kwargs such as known frames) from the upstream payloads."""
         return {}, {}
 
+    def estimate_from_truth(self, video: torch.Tensor) -> torch.Tensor:
+        """Residual mode, training: the training-free estimate of `video` from its own degraded version."""
+        raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")
+
+    def estimate_from_inputs(self, inputs: Mapping[str, Any]) -> torch.Tensor:
+        """Residual mode, sampling: the training-free estimate of the output from the upstream payloads."""
+        raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")
+
     # -- shared -------------------------------------------------------------------------------
     def text_kwargs(self, text: TextEmbedding | None) -> dict:
         if self.config.text is None or text is None:
@@ -110,7 +123,8 @@ class DiffusionStage(BaseStage):
         if image_mask is not None:
             cond["image_mask"] = image_mask
         denoiser = self.denoiser if model is None else _rewrap(self.denoiser, model)
-        return diffusion_loss(denoiser, video, cond, generator=generator, min_snr_gamma=min_snr_gamma)
+        target = video - self.estimate_from_truth(video) if self.config.residual else video
+        return diffusion_loss(denoiser, target, cond, generator=generator, min_snr_gamma=min_snr_gamma)
 
     def sample_output(self, inputs: Mapping[str, Any], batch: int, *, generator=None, steps=None, guidance=None,
                       progress=True) -> torch.Tensor:
@@ -128,10 +142,16 @@ class DiffusionStage(BaseStage):
             scale = 1.0
         out = self.output_spec
         shape = (batch, out.channels, out.frames, out.height, out.width)
-        return sample(self.denoiser, shape, cond, uncond=uncond, sampler=s.sampler, steps=steps or s.steps,
-                      guidance=scale, oscillating=s.oscillating,
-                      dynamic_thresholding=s.dynamic_thresholding and out.space == "pixel",
-                      generator=generator, progress=progress, **extra)
+        estimate = None
+        if cfg.residual:
+            estimate = self.estimate_from_inputs(inputs).to(self.device, torch.float32)
+            if "known" in extra:  # known frames are known residuals
+                extra = dict(extra, known=extra["known"].to(self.device, torch.float32) - estimate)
+        x = sample(self.denoiser, shape, cond, uncond=uncond, sampler=s.sampler, steps=steps or s.steps,
+                   guidance=scale, oscillating=s.oscillating,
+                   dynamic_thresholding=s.dynamic_thresholding and out.space == "pixel" and not cfg.residual,
+                   generator=generator, progress=progress, **extra)
+        return x if estimate is None else x + estimate
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         batch = _batch_size(inputs)

@@ -86,7 +86,7 @@ def test_save_load_identical_outputs(tmp_path, cls):
 
 def test_bad_stage_config_field_named():
     from cascade.errors import CascadeError
-    with pytest.raises(CascadeError, match="unknown field 'chanels'"):
+    with pytest.raises(CascadeError, match="unknown field 'network.chanels'"):
         make_stage_config(BaseVideoStage, "tiny", {"network": {"chanels": 3}})
     with pytest.raises(CascadeError, match="unknown preset 'huge'"):
         make_stage_config(BaseVideoStage, "huge")
@@ -119,3 +119,35 @@ def test_tiny_cascade_renders_mp4_through_pipeline_and_cli(tmp_path):
     assert r.exit_code == 0, r.output
     info = probe_video(out)
     assert info["frames"] == 8 and info["fps"] == 8 and info["codec"] == "h264"
+
+
+@pytest.mark.parametrize("cls", [TemporalSRStage, SpatialSRStage])
+def test_untrained_residual_stage_returns_its_baseline(cls):
+    """Residual mode + x0 prediction + zero-initialised output conv: the fresh stage is exactly blend/bicubic,
+    and moving the weights moves it away (the learned part is live)."""
+    stage = tiny(cls, residual=True, prediction="sample")
+    spec = stage.input_spec["video"]
+    g = torch.Generator().manual_seed(0)
+    low = Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width, generator=g) * 2 - 1, spec=spec)
+    inputs = {"video": low}
+    out = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    torch.testing.assert_close(out, stage.estimate_from_inputs(inputs).clamp(-1, 1), rtol=0, atol=1e-5)
+    with torch.no_grad():
+        for p in stage.network.parameters():
+            p.add_(0.05)
+    out2 = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    assert not torch.allclose(out, out2, atol=1e-3)
+
+
+def test_residual_training_loss_targets_the_correction():
+    """Fresh network (zero output) with x0 prediction: the loss is exactly the mean squared residual."""
+    stage = tiny(SpatialSRStage, residual=True, prediction="sample")
+    out = stage.output_spec
+    g = torch.Generator().manual_seed(0)
+    video = torch.rand(2, 3, out.frames, out.height, out.width, generator=g) * 2 - 1
+    loss = stage.training_loss(None, video, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
+    expected = ((video - stage.estimate_from_truth(video)) ** 2).flatten(1).mean(1)
+    torch.testing.assert_close(loss, expected)
+    plain = tiny(SpatialSRStage, prediction="sample")
+    torch.testing.assert_close(plain.training_loss(None, video, None, torch.Generator().manual_seed(0),
+                                                   min_snr_gamma=None), (video ** 2).flatten(1).mean(1))

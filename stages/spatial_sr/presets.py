@@ -10,7 +10,7 @@ PRESETS = {
                                                   attention_levels=(False, False), heads=2),
                             sampling={"steps": 4, "guidance": 1.0}),
     # 2x2 patches: the U-Net runs at 32x32 / 16x16; parameter-free Latent-Shift temporal mixing
-    "default": SpatialSRConfig(network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
+    "default": SpatialSRConfig(residual=True, prediction="sample", network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                      attention_levels=(False, False), temporal_mixer="shift"),
                                sampling={"steps": 10, "guidance": 1.0}),
     "large": SpatialSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),

@@ -44,6 +44,15 @@ class SpatialSRStage(DiffusionStage):
         level = torch.full((low.shape[0],), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
         return self._condition(low, level, generator), {}
 
+    def estimate_from_truth(self, video):
+        out = self.output_spec
+        low = resize_frames(video, self.config.height, self.config.width, mode="area")  # as condition_from_truth
+        return resize_frames(low, out.height, out.width, mode="bicubic")
+
+    def estimate_from_inputs(self, inputs):
+        out = self.output_spec
+        return resize_frames(inputs["video"].tensor.to(self.device, self.dtype), out.height, out.width, mode="bicubic")
+
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if self.config.mode == "bicubic":
             out = self.output_spec

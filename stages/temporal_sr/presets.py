@@ -9,7 +9,7 @@ PRESETS = {
                              network=NetworkConfig(base_channels=8, channel_mults=(1, 2),
                                                    attention_levels=(False, False), heads=2),
                              sampling={"steps": 4, "guidance": 1.0}),
-    "default": TemporalSRConfig(network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
+    "default": TemporalSRConfig(residual=True, prediction="sample", network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                       attention_levels=(False, False),
                                                       temporal_mixer="conv_attention"),
                                 sampling={"steps": 10, "guidance": 1.0, "sampler": "dpmsolver++"}),

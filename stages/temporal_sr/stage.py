@@ -38,6 +38,12 @@ class TemporalSRStage(DiffusionStage):
     def condition_from_inputs(self, inputs, generator=None):
         return self._condition(inputs["video"].tensor.to(self.device, self.dtype))
 
+    def estimate_from_truth(self, video):
+        return interpolate_frames(subsample_frames(video, self.config.factor), self.config.factor)
+
+    def estimate_from_inputs(self, inputs):
+        return interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
+
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if self.config.mode == "blend":
             x = interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
