@@ -225,6 +225,7 @@ def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTr
     stage_cfg = make_stage_config(cls, preset or train_config.preset, train_config.model, source="model")
     if getattr(stage_cfg, "mode", "learned") != "learned":
         raise CascadeError(f"{train_config.stage} mode '{stage_cfg.mode}' has nothing to train; use mode: learned")
+    torch.manual_seed(train_config.seed)  # the network's initial weights are a function of the config's seed
     stage = cls(stage_cfg)
     if not isinstance(stage, DiffusionStage):
         raise CascadeError(f"stage type {train_config.stage} is not trainable")
