@@ -17,12 +17,18 @@ for stage in ("base_video", "temporal_sr", "spatial_sr"):
     if not metrics.is_file():
         continue
     rows = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()]
-    train = [r for r in rows if r.get("event") == "train"]
+    # the shipped weights are the EMA of the last complete checkpoint: report that step, not later log rows
+    ckpts = sorted((runs / stage / "checkpoints").glob("step_*/trainer_state.json"))
+    last = json.loads(ckpts[-1].read_text()) if ckpts else {}
+    shipped = last.get("step", max((r["step"] for r in rows if r.get("event") == "train"), default=0))
+    train = [r for r in rows if r.get("event") == "train" and r["step"] <= shipped]
+    previews = [r for r in rows if r.get("event") == "preview" and r["step"] <= shipped]
     cfg = json.loads((runs / stage / "config.json").read_text())
     training[stage] = {
-        "steps": train[-1]["step"] if train else 0,
-        "wall_s": round(train[-1].get("wall", 0.0), 1) if train else 0.0,
+        "steps": shipped,
+        "wall_s": round(last.get("wall", train[-1].get("wall", 0.0) if train else 0.0), 1),
         "final_loss": train[-1]["loss"] if train else None,
+        "last_preview": previews[-1] if previews else None,
         "batch_size": cfg.get("batch_size"),
         "data": cfg.get("data"),
         "hardware": f"{platform.machine()} CPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
