@@ -13,7 +13,10 @@ PRESETS = {
     "default": BaseVideoConfig(network=NetworkConfig(base_channels=32, channel_mults=(1, 2, 2), patch_size=2,
                                                      attention_levels=(False, True, True), heads=4,
                                                      temporal_mixer="conv_attention"),
-                               sampling={"steps": 20, "guidance": 4.0, "sampler": "dpmsolver++"}),
+                               sampling={"steps": 20, "guidance": 4.0, "sampler": "dpmsolver++",
+                                         # measured: Imagen's dynamic thresholding rescales whole frames, which
+                                         # turned the dark background grey (RGB 55 vs 19); off by default here
+                                         "dynamic_thresholding": False}),
     "large": BaseVideoConfig(network=NetworkConfig(base_channels=64, channel_mults=(1, 2, 3),
                                                    attention_levels=(False, True, True), num_res_blocks=2,
                                                    heads=8)),
