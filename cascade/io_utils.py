@@ -57,7 +57,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
+        mask = _umask()
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700 directories
+        for f in tmp.rglob("*"):  # and safetensors writes 0600 files
+            if f.is_file():
+                os.chmod(f, 0o666 & ~mask)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")

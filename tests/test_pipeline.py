@@ -138,3 +138,25 @@ def test_stage_output_checked_against_declared_spec():
     pipe.stages["base"] = Liar()
     with pytest.raises(CascadeError, match="base declared 4 frames at 4 fps.* but produced 5 frames"):
         pipe.run("a")
+
+
+def test_saved_files_are_readable_by_others(tmp_path):
+    """Atomic writes go through mkstemp/mkdtemp (0600/0700) and safetensors' own writer; results get umask modes."""
+    import os
+    import stat
+
+    from cascade.io_utils import atomic_dir, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "d") as d:
+            atomic_write_text(d / "a.json", "{}")
+            from safetensors.torch import save_file
+            import torch
+
+            save_file({"x": torch.zeros(1)}, str(d / "m.safetensors"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+    for name in ("a.json", "m.safetensors"):
+        assert stat.S_IMODE((tmp_path / "d" / name).stat().st_mode) == 0o644
