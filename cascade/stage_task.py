@@ -183,7 +183,7 @@ class StageTrainTask:
         """SR stages: condition on real clips, compare with the training-free baseline by PSNR."""
         from cascade.eval.metrics import psnr
         from cascade.types import Video
-        from cascade.video_ops import interpolate_frames, resize_frames, subsample_frames
+        from cascade.video_ops import resize_frames, subsample_frames
 
         ds = self.dataset()
         n = min(self.data.num_preview_clips, len(ds))
@@ -191,10 +191,9 @@ class StageTrainTask:
         spec = stage.input_spec["video"]
         if stage.config.type == "temporal_sr":
             low = subsample_frames(truth, stage.config.factor)
-            baseline = interpolate_frames(low, stage.config.factor)
         else:
             low = resize_frames(truth, spec.height, spec.width, mode="area")
-            baseline = resize_frames(low, truth.shape[-2], truth.shape[-1], mode="bicubic")
+        baseline = stage.estimate_from_truth(truth)  # blend / bicubic: the stage's own training-free estimate
         gen = torch.Generator(stage.device).manual_seed(0)
         inputs = {"video": Video(tensor=low, spec=spec)}
         if "text" in stage.input_spec:

@@ -7,10 +7,9 @@ frame of every video stage (base_video, temporal_sr, spatial_sr), labelled.
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-from cascade.eval.run import _video_stages, contact_sheet
+from cascade.eval.run import _video_stages, contact_sheet_image
 from cascade.io_utils import atomic_path
 from cascade.pipeline import CascadePipeline
 
@@ -23,15 +22,12 @@ pipe = CascadePipeline.from_pretrained(weights)
 outs = pipe.run(PROMPTS, seed=0, progress=False)
 stages = _video_stages(pipe)
 tiles = []
-tmp = out.with_suffix(".part.png")
 for i, prompt in enumerate(PROMPTS):
-    contact_sheet({n: outs[n].frames[i].numpy() for n in stages}, tmp, cell=96)
-    tile = Image.open(tmp).convert("RGB")
+    tile = contact_sheet_image({n: outs[n].frames[i].numpy() for n in stages}, cell=96)
     band = Image.new("RGB", (tile.width, tile.height + 20), (255, 255, 255))
     ImageDraw.Draw(band).text((6, 4), f'"{prompt}"', fill=(0, 0, 0))
     band.paste(tile, (0, 20))
     tiles.append(band)
-tmp.unlink()
 sheet = Image.new("RGB", (sum(t.width for t in tiles[:2]) + 10, 2 * max(t.height for t in tiles) + 10), (255, 255, 255))
 for i, t in enumerate(tiles):
     sheet.paste(t, ((i % 2) * (tiles[0].width + 10), (i // 2) * (t.height + 10)))

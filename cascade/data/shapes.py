@@ -140,6 +140,13 @@ def render_clip(colour: str, shape: str, motion: str, *, frames: int = 16, size:
     return render_params(p, frames, size, fps)
 
 
+def render_clips(combos, *, frames: int = 16, size: int = 64, fps: float = 8.0, rng) -> np.ndarray:
+    """render_clip for each (colour, shape, motion) in `combos`, drawing from one generator (or seed):
+    uint8 (N, F, H, W, 3)."""
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    return np.stack([render_clip(*c, frames=frames, size=size, fps=fps, rng=rng) for c in combos])
+
+
 def indexed_params(seed: int, index: int, *, combos: list[tuple[str, str, str]] | None = None,
                    num_templates: int = len(TRAIN_TEMPLATES), frames: int = 16,
                    fps: float = 8.0) -> tuple[ClipParams, int]:

@@ -11,8 +11,8 @@ from cascade.errors import CascadeError
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (F, H, W, 3) -> float32 (3, F, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)  # (3, F, H, W)
+    """uint8 (F, H, W, 3) -> float32 (3, F, H, W) in [-1, 1]; a batch (B, F, H, W, 3) -> (B, 3, F, H, W)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -4)  # channels before frames
     return x.float() / 127.5 - 1.0
 
 

@@ -50,11 +50,11 @@ class ShapesFeatureNet(nn.Module):
 
 
 def _real_batch(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    from cascade.data.shapes import render_clip
+    from cascade.data.shapes import render_clips
+    from cascade.data.shapes_dataset import frames_to_tensor
 
     combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    clips = np.stack([render_clip(*c, frames=16, size=32, fps=8.0, rng=rng) for c in combos])  # (B, F, H, W, 3)
-    x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+    x = frames_to_tensor(render_clips(combos, frames=16, size=32, fps=8.0, rng=rng))  # (B, 3, F, H, W)
     labels = {"colour": torch.tensor([list(COLOURS).index(c[0]) for c in combos]),
               "shape": torch.tensor([SHAPES.index(c[1]) for c in combos]),
               "motion": torch.tensor([MOTIONS.index(c[2]) for c in combos])}

@@ -75,16 +75,12 @@ def _stage_of_type(pipe, type_: str) -> str | None:
     return next((n for n in pipe.graph.order if pipe.graph.nodes[n].type == type_), None)
 
 
-def _to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (B, F, H, W, 3) -> float (B, 3, F, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+def _real(combos, spec, seed: int) -> torch.Tensor:
+    """Real shapes clips of `combos` at a stage's output spec: float (N, 3, F, H, W) in [-1, 1]."""
+    from cascade.data.shapes import render_clips
+    from cascade.data.shapes_dataset import frames_to_tensor
 
-
-def _real_clips(combos, frames: int, size: int, fps: float, seed: int) -> np.ndarray:
-    from cascade.data.shapes import render_clip
-
-    rng = np.random.default_rng(seed)
-    return np.stack([render_clip(*c, frames=frames, size=size, fps=fps, rng=rng) for c in combos])
+    return frames_to_tensor(render_clips(combos, frames=spec.frames, size=spec.height, fps=spec.fps, rng=seed))
 
 
 def _scores(rows: list[dict], key: str) -> dict:
@@ -125,10 +121,10 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     except OSError as e:
         raise CascadeError(f"cannot write the report to {out_dir}: {e.strerror}") from None
     video_stages = _video_stages(pipe)
-    base, final = video_stages[0], pipe.graph.output
-    final_spec = pipe.stages[final].output_spec
+    final_spec = pipe.stages[pipe.graph.output].output_spec
+    picks = _spread(list(range(len(cases))), shown)  # the cases whose videos and contact sheets go in the report
 
-    rows, finals, stage_frames = _render(pipe, cases, video_stages, batch, steps, guidance, progress)
+    rows, finals, picked_frames = _render(pipe, cases, video_stages, batch, steps, guidance, progress, set(picks))
     render_s = time.perf_counter() - t0
 
     report: dict[str, Any] = {
@@ -145,7 +141,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     report["temporal"] = _temporal(rows, finals, final_spec)
     report["fsd"] = _fsd(rows, finals, final_spec)
     report["per_stage"] = _per_stage(pipe, stage_clips, progress)
-    report["shown"] = _show(rows, stage_frames, video_stages, pipe, out_dir, shown)
+    report["shown"] = _show(rows, picked_frames, picks, pipe, out_dir)
     report["cases_detail"] = [{k: r[k] for k in ("prompt", "target", "split", "template", "seed")}
                               | {"final": _short(r["final"]), "base": _short(r["base"])} for r in rows]
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
@@ -174,15 +170,16 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
-def _render(pipe, cases, video_stages, batch, steps, guidance, progress):
-    """Render every case in batches (per seed group); analyse base and final clips; keep frames of both."""
+def _render(pipe, cases, video_stages, batch, steps, guidance, progress, keep: set[int]):
+    """Render every case in batches (per seed group) and analyse its base and final clips. Returns the rows, the
+    final clips (N, F, H, W, 3) and, for the cases in `keep`, every video stage's frames."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from cascade.eval.probe import analyze_clip
 
     base, final = video_stages[0], pipe.graph.output
     rows, finals = [], []
-    stage_frames: dict[int, dict[str, np.ndarray]] = {}
+    kept: dict[int, dict[str, np.ndarray]] = {}
     chunks = []
     for g in sorted({c["seed_group"] for c in cases}):
         group = [c for c in cases if c["seed_group"] == g]
@@ -199,9 +196,10 @@ def _render(pipe, cases, video_stages, batch, steps, guidance, progress):
                 rows.append({**c, "seed": seed, "final": analyze_clip(frames[final][i]),
                              "base": analyze_clip(frames[base][i])})
                 finals.append(frames[final][i])
-                stage_frames[k] = {n: frames[n][i] for n in video_stages}
+                if k in keep:
+                    kept[k] = {n: frames[n][i] for n in video_stages}
             bar.advance(task, len(chunk))
-    return rows, np.stack(finals), stage_frames
+    return rows, np.stack(finals), kept
 
 
 def _fidelity(rows, key) -> dict:
@@ -211,23 +209,27 @@ def _fidelity(rows, key) -> dict:
               "seen_template": [r for r in rows if r["template"] == "seen"],
               "unseen_template": [r for r in rows if r["template"] == "unseen"],
               "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
-    return {name: _scores(rs, key) for name, rs in groups.items() if rs and _scores(rs, key)}
+    scored = {name: _scores(rs, key) for name, rs in groups.items() if rs}
+    return {name: s for name, s in scored.items() if s}
 
 
 def _temporal(rows, finals, spec) -> dict:
     from cascade.eval.metrics import flicker, temporal_change
 
     targets = [r["target"] for r in rows if r["target"] is not None]
-    gen = _to_tensor(finals)
+    from cascade.data.shapes_dataset import frames_to_tensor
+
+    gen = frames_to_tensor(finals)
     out = {"generated": {"temporal_change": temporal_change(gen), "flicker": flicker(gen)}}
     if targets:
-        real = _to_tensor(_real_clips(targets, spec.frames, spec.height, spec.fps, seed=7))
+        real = _real(targets, spec, seed=7)
         out["real"] = {"temporal_change": temporal_change(real), "flicker": flicker(real)}
     return out
 
 
 def _fsd(rows, finals, spec) -> dict:
     from cascade.data.shapes import ALL_COMBOS
+    from cascade.data.shapes_dataset import frames_to_tensor
     from cascade.eval.features import ASSET, clip_features, frechet_distance, load_feature_net
     from cascade.io_utils import sha256_file
 
@@ -237,10 +239,10 @@ def _fsd(rows, finals, spec) -> dict:
     n = len(finals)
     rng = np.random.default_rng(11)
     combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_a = _to_tensor(_real_clips(combos, spec.frames, spec.height, spec.fps, seed=12))
+    real_a = _real(combos, spec, seed=12)
     combos_b = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_b = _to_tensor(_real_clips(combos_b, spec.frames, spec.height, spec.fps, seed=13))
-    fa, fb, fg = (clip_features(net, x) for x in (real_a, real_b, _to_tensor(finals)))
+    real_b = _real(combos_b, spec, seed=13)
+    fa, fb, fg = (clip_features(net, x) for x in (real_a, real_b, frames_to_tensor(finals)))
     return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/features.py)",
             "generated_vs_real": frechet_distance(fg, fa), "real_vs_real": frechet_distance(fb, fa),
             "clips": n, "feature_net_sha256": sha256_file(ASSET)}
@@ -251,7 +253,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
     from cascade.data.shapes import HELD_OUT
     from cascade.eval.metrics import psnr, ssim
     from cascade.types import Video
-    from cascade.video_ops import interpolate_frames, known_frame_mask, resize_frames
+    from cascade.video_ops import known_frame_mask, resize_frames
 
     combos = [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
     text_stage = _stage_of_type(pipe, "text_encoder")
@@ -271,11 +273,11 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
         st = pipe.stages[tsr]
         o, i = st.output_spec, st.input_spec["video"]
         factor = o.frames // i.frames
-        truth = _to_tensor(_real_clips(combos, o.frames, o.height, o.fps, seed=21))
+        truth = _real(combos, o, seed=21)
         low = Video(tensor=truth[:, :, ::factor].contiguous(), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
-        blend = interpolate_frames(low.tensor, factor)
+            blend = st.estimate_from_inputs({"video": low}).float().cpu()  # linear blending
         missing = ~known_frame_mask(i.frames, factor)
         # the last known frame is held at the end by every mode: score only frames between two known ones
         missing[(i.frames - 1) * factor:] = False
@@ -287,43 +289,50 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
     if ssr is not None:
         st = pipe.stages[ssr]
         o, i = st.output_spec, st.input_spec["video"]
-        truth = _to_tensor(_real_clips(combos, o.frames, o.height, o.fps, seed=22))
+        truth = _real(combos, o, seed=22)
         low = Video(tensor=resize_frames(truth, i.height, i.width, mode="area").clamp(-1, 1), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
-        bicubic = resize_frames(low.tensor, o.height, o.width).clamp(-1, 1)
+            bicubic = st.estimate_from_inputs({"video": low}).float().cpu().clamp(-1, 1)
         out["spatial_sr"] = {"stage": ssr, "mode": getattr(st.config, "mode", "learned"),
                              "psnr": psnr(learned, truth), "ssim": ssim(learned, truth),
                              "bicubic_psnr": psnr(bicubic, truth), "bicubic_ssim": ssim(bicubic, truth)}
     return out
 
 
-def _show(rows, stage_frames, video_stages, pipe, out_dir: Path, shown: int) -> list[dict]:
-    """Write mp4s (final and base) and a contact sheet for `shown` cases spread over the suite."""
+def _show(rows, picked_frames, picks, pipe, out_dir: Path) -> list[dict]:
+    """Write every video stage's mp4 and a contact sheet for each picked case."""
     from cascade.video_io import write_video
 
-    picks = _spread(list(range(len(rows))), shown) if rows else []
     items = []
     for k in picks:
         r = rows[k]
         name = f"{k:03d}_{_slug(r['prompt'])}"
         files = {}
-        for n in video_stages:
-            spec = pipe.stages[n].output_spec
+        for n, frames in picked_frames[k].items():
             files[n] = f"videos/{name}_{n}.mp4"
-            write_video(out_dir / files[n], stage_frames[k][n], fps=spec.fps)
+            write_video(out_dir / files[n], frames, fps=pipe.stages[n].output_spec.fps)
         sheet = f"videos/{name}_sheet.png"
-        contact_sheet({n: stage_frames[k][n] for n in video_stages}, out_dir / sheet)
+        contact_sheet(picked_frames[k], out_dir / sheet)
         items.append({"prompt": r["prompt"], "target": r["target"], "final": _short(r["final"]), "videos": files,
                       "sheet": sheet, "split": r["split"], "template": r["template"]})
     return items
 
 
 def contact_sheet(stage_frames: dict[str, np.ndarray], path: Path, cell: int = 128) -> Path:
-    """PNG: one row per stage, first/middle/last frame, each scaled (nearest) to cell x cell, labelled."""
-    from PIL import Image, ImageDraw
-
+    """Write contact_sheet_image(...) as a PNG (atomically)."""
     from cascade.io_utils import atomic_path
+
+    sheet = contact_sheet_image(stage_frames, cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return path
+
+
+def contact_sheet_image(stage_frames: dict[str, np.ndarray], cell: int = 128):
+    """PIL image: one row per stage, first/middle/last frame, each scaled (nearest) to cell x cell, labelled."""
+    from PIL import Image, ImageDraw
 
     label_w = 110
     rows = list(stage_frames.items())
@@ -338,10 +347,7 @@ def contact_sheet(stage_frames: dict[str, np.ndarray], path: Path, cell: int = 1
         for j, idx in enumerate((0, f // 2, f - 1)):
             img = Image.fromarray(frames[idx]).resize((cell, cell), Image.NEAREST)
             sheet.paste(img, (label_w + j * (cell + 4), y))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        sheet.save(tmp, format="PNG")
-    return path
+    return sheet
 
 
 def render_html(report: dict) -> str:

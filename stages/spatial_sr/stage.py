@@ -35,7 +35,7 @@ class SpatialSRStage(DiffusionStage):
         from cascade.diffusion import sample_aug_level
 
         cfg: SpatialSRConfig = self.config
-        low = resize_frames(video, cfg.height, cfg.width, mode="area")  # real clips downsampled
+        low = self._downsample(video)
         level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
         return self._condition(low, level, generator)
 
@@ -44,10 +44,13 @@ class SpatialSRStage(DiffusionStage):
         level = torch.full((low.shape[0],), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
         return self._condition(low, level, generator), {}
 
+    def _downsample(self, video):
+        """Training input from a real clip: area-downsampled to the input size."""
+        return resize_frames(video, self.config.height, self.config.width, mode="area")
+
     def estimate_from_truth(self, video):
         out = self.output_spec
-        low = resize_frames(video, self.config.height, self.config.width, mode="area")  # as condition_from_truth
-        return resize_frames(low, out.height, out.width, mode="bicubic")
+        return resize_frames(self._downsample(video), out.height, out.width, mode="bicubic")
 
     def estimate_from_inputs(self, inputs):
         out = self.output_spec
@@ -55,7 +58,5 @@ class SpatialSRStage(DiffusionStage):
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if self.config.mode == "bicubic":
-            out = self.output_spec
-            x = resize_frames(inputs["video"].tensor.to(self.device, self.dtype), out.height, out.width)
-            return Video(tensor=x.clamp(-1, 1), spec=out)
+            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
         return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)

@@ -46,6 +46,5 @@ class TemporalSRStage(DiffusionStage):
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if self.config.mode == "blend":
-            x = interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
-            return Video(tensor=x.clamp(-1, 1), spec=self.output_spec)
+            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
         return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)
