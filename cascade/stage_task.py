@@ -30,6 +30,7 @@ class DataConfig(BaseModel):
 
     kind: Literal["shapes", "folder"] = "shapes"
     num_clips: int = Field(default=20000, gt=0)  # shapes: procedural clips (a pure function of seed, index)
+    shape_words: Literal["varied", "canonical"] = "varied"  # shapes: captions name shapes by SHAPE_WORDS, or always canonically
     seed: int = 0
     path: str | None = None  # folder: video files + captions.jsonl / CSV
     captions: str | None = None
@@ -68,7 +69,8 @@ def build_dataset(data: DataConfig, spec: VideoSpec, *, needs_text: bool):
     if spec.height != spec.width:
         raise CascadeError(f"training data is square; the stage outputs {spec.height}x{spec.width}")
     if data.kind == "shapes":
-        videos = ShapesDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed)
+        videos = ShapesDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed,
+                               varied_words=data.shape_words == "varied")
     else:
         if data.path is None:
             raise CascadeError("data.path is required when data.kind is 'folder'")

@@ -1,5 +1,5 @@
 """Print the extra cascade.json fields for a set of training runs: data spec, held-out combinations and
-caption templates, and per stage the steps, wall time and final loss read from its metrics.jsonl."""
+caption templates and shape names, and per stage the steps, wall time and final loss read from its metrics.jsonl."""
 
 import json
 import platform
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from cascade.data.shapes import HELD_OUT, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES
+from cascade.data.shapes import HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, SHAPE_WORDS, TRAIN_TEMPLATES
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
 training = {}
@@ -36,6 +36,7 @@ for stage in ("base_video", "temporal_sr", "spatial_sr"):
 print(json.dumps({
     "data": {"kind": "shapes", "description": "procedural shapes: 6 colours x 3 shapes x 4 motions on a dark background"},
     "held_out": {"combinations": [list(c) for c in HELD_OUT], "templates": HELD_OUT_TEMPLATES,
-                 "train_templates": TRAIN_TEMPLATES},
+                 "shape_words": {s: list(w) for s, w in HELD_OUT_SHAPE_WORDS.items()},
+                 "train_templates": TRAIN_TEMPLATES, "train_shape_words": {s: list(w) for s, w in SHAPE_WORDS.items()}},
     "training": training,
 }, indent=2))

@@ -11,8 +11,9 @@ import torch
 
 from cascade.data import collate
 from cascade.data.image_folder import ImageTextDataset
-from cascade.data.shapes import (ALL_COMBOS, COLOURS, HELD_OUT, HELD_OUT_TEMPLATES, MOTIONS, SHAPES, TRAIN_COMBOS,
-                                 TRAIN_TEMPLATES, caption, indexed_params, render_clip, render_params, sample_params)
+from cascade.data.shapes import (ALL_COMBOS, COLOURS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, MOTIONS,
+                                 SHAPE_WORDS, SHAPES, TRAIN_COMBOS, TRAIN_TEMPLATES, caption, indexed_params,
+                                 indexed_shape_word, render_clip, render_params, sample_params)
 from cascade.data.shapes_dataset import ShapesDataset
 from cascade.data.shapes_writer import write_shapes_dataset
 from cascade.data.video_folder import VideoTextDataset, source_index
@@ -48,6 +49,32 @@ def test_captions_read_well_and_parse_back():
             text = caption(*combo, t)
             assert "to the up" not in text and "to the down" not in text
             assert parse_prompt(text) == dict(zip(ATTRS, combo)), text
+
+
+def test_training_shape_names_parse_back_and_never_use_a_held_out_name():
+    held_words = {w for ws in HELD_OUT_SHAPE_WORDS.values() for w in ws}
+    assert set(SHAPE_WORDS) == set(SHAPES) == set(HELD_OUT_SHAPE_WORDS)
+    for shape, words in SHAPE_WORDS.items():
+        assert words[0] == shape and len(words) == len(set(words)) >= 4
+        for word, template, combo in ((w, t, c) for w in words for t in TRAIN_TEMPLATES for c in TRAIN_COMBOS[::7]):
+            if combo[1] != shape:
+                continue
+            text = caption(*combo, template, word)
+            assert not held_words & set(text.replace(",", " ").split()), text  # held-out names stay unseen
+            assert parse_prompt(text) == dict(zip(ATTRS, combo)), text
+    for combo in ALL_COMBOS:  # every held-out wording names the shape by a held-out synonym, never the canonical word
+        for t in HELD_OUT_TEMPLATES:
+            text = caption(*combo, t)
+            assert combo[1] not in text and any(w in text for w in HELD_OUT_SHAPE_WORDS[combo[1]])
+
+
+def test_indexed_shape_word_is_a_pure_function_canonical_half_the_time():
+    words = [indexed_shape_word(5, i, "triangle") for i in range(2000)]
+    assert words == [indexed_shape_word(5, i, "triangle") for i in range(2000)]
+    assert words != [indexed_shape_word(6, i, "triangle") for i in range(2000)]
+    assert set(words) == set(SHAPE_WORDS["triangle"])  # every name is used...
+    assert 0.45 < words.count("triangle") / len(words) < 0.55  # ...the canonical one half the time
+    assert {indexed_shape_word(5, i, "circle", varied=False) for i in range(200)} == {"circle"}
 
 
 # -- rendering ---------------------------------------------------------------------------------------
@@ -130,6 +157,17 @@ def test_shapes_dataset_custom_combos_and_templates():
     assert {(ds[i]["colour"], ds[i]["shape"], ds[i]["motion"]) for i in range(6)} == set(HELD_OUT[:2])
     assert all("sliding" in ds[i]["caption"] for i in range(6))
     assert ds.params(0) == indexed_params(0, 0, combos=HELD_OUT[:2], num_templates=1, frames=4, fps=4.0)
+
+
+def test_shapes_dataset_shape_words_varied_or_canonical():
+    varied = ShapesDataset(200, frames=4, size=16, fps=4.0, seed=1)
+    canonical = ShapesDataset(200, frames=4, size=16, fps=4.0, seed=1, varied_words=False)
+    names = {w for ws in SHAPE_WORDS.values() for w in ws[1:]}
+    assert sum(any(n in varied[i]["caption"] for n in names) for i in range(200)) > 60
+    for i in range(200):
+        a, b = varied[i], canonical[i]
+        assert torch.equal(a["video"], b["video"]) and a["shape"] == b["shape"]  # only the name differs
+        assert a["shape"] in b["caption"] and parse_prompt(a["caption"]) == {k: a[k] for k in ATTRS}
 
 
 # -- write_shapes_dataset ------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
         assert c["prompt"] not in {t.format(colour=c["target"][0], shape=c["target"][1], motion=c["target"][2],
                                             direction="", adverb="") for t in TRAIN_TEMPLATES}
     assert train_wordings
+    words = [c["shape_word"] for c in unseen]  # each held-out shape name is scored on its own, 12 cases each
+    assert {w: words.count(w) for w in words} == {w: 12 for w in ("ball", "box", "wedge", "disc", "block", "pyramid")}
+    assert all(c["shape_word"] in c["prompt"] for c in unseen)
 
 
 def test_report_json_html_videos_and_sheets(tiny_report):

@@ -37,6 +37,17 @@ _DIRECTION = {"left": "to the left", "right": "to the right", "up": "upward", "d
 _ADVERB = {"left": "leftward", "right": "rightward", "up": "upward", "down": "downward"}
 _SHAPE_SYN = {"circle": "ball", "square": "box", "triangle": "wedge"}
 _SHAPE_SYN2 = {"circle": "disc", "square": "block", "triangle": "pyramid"}
+HELD_OUT_SHAPE_WORDS: dict[str, tuple[str, ...]] = {s: (_SHAPE_SYN[s], _SHAPE_SYN2[s]) for s in _SHAPE_SYN}
+
+# Names a training caption may give each shape: the canonical word half the time, else one of the others. A
+# base model that only ever reads "circle" maps any other word to one fixed shape (the 1750-step model drew a
+# square for ball, wedge and pyramid alike); several names per shape make it read the text encoder's sense of
+# the word instead. Disjoint from the held-out synonyms above, which stay wordings never seen in training.
+SHAPE_WORDS: dict[str, tuple[str, ...]] = {
+    "circle": ("circle", "dot", "orb", "sphere", "coin", "round shape", "circular shape"),
+    "square": ("square", "cube", "tile", "crate", "square shape", "brick"),
+    "triangle": ("triangle", "triangular shape", "three-sided shape", "cone", "arrowhead", "delta", "spike", "tent"),
+}
 
 TRAIN_TEMPLATES: list[str] = [
     "a {colour} {shape} moving {motion}",
@@ -62,9 +73,10 @@ REFERENCE_SECONDS = 2.0  # 16 frames at 8 fps == 8 frames at 4 fps
 SUPERSAMPLE = 4
 
 
-def caption(colour: str, shape: str, motion: str, template: str) -> str:
-    """Fill a caption template, e.g. caption("red", "circle", "up", "a {colour} {shape} moves {direction}")."""
-    return template.format(colour=colour, shape=shape, motion=motion, direction=_DIRECTION[motion],
+def caption(colour: str, shape: str, motion: str, template: str, shape_word: str | None = None) -> str:
+    """Fill a caption template, e.g. caption("red", "circle", "up", "a {colour} {shape} moves {direction}");
+    `shape_word` names the shape in {shape} (default: the shape itself)."""
+    return template.format(colour=colour, shape=shape_word or shape, motion=motion, direction=_DIRECTION[motion],
                            adverb=_ADVERB[motion], shape_syn=_SHAPE_SYN[shape], shape_syn2=_SHAPE_SYN2[shape])
 
 
@@ -161,3 +173,14 @@ def indexed_params(seed: int, index: int, *, combos: list[tuple[str, str, str]] 
     rng = np.random.default_rng([seed, index, 0])
     p = sample_params(rng, [combos[order[pos]]], duration=max(frames / fps, REFERENCE_SECONDS))
     return p, int(rng.integers(num_templates))
+
+
+def indexed_shape_word(seed: int, index: int, shape: str, *, varied: bool = True) -> str:
+    """The name clip `index` of a data set gives its shape: a pure function of (seed, index), drawn from its own
+    stream so that scenes and templates do not depend on it. The canonical word half the time (always when
+    not `varied`), else one of the other SHAPE_WORDS."""
+    words = SHAPE_WORDS[shape]
+    rng = np.random.default_rng([seed, index, 2])
+    if not varied or rng.random() < 0.5:
+        return words[0]
+    return words[1 + int(rng.integers(len(words) - 1))]

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cascade.data.shapes import HELD_OUT, TRAIN_COMBOS, TRAIN_TEMPLATES, ClipParams, caption, indexed_params, render_params
+from cascade.data.shapes import (HELD_OUT, TRAIN_COMBOS, TRAIN_TEMPLATES, ClipParams, caption, indexed_params,
+                                 indexed_shape_word, render_params)
 from cascade.errors import CascadeError
 
 
@@ -21,12 +22,13 @@ class ShapesDataset(Dataset):
 
     The same (seed, index) gives the same scene at any size and at any frames/fps lasting up to 2 s, so a base
     stage (8 frames at 4 fps, 32x32) and its super-resolution stages (16 frames at 8 fps, 64x64) see the same
-    clip i: frame k at 4 fps is frame 2k at 8 fps.
+    clip i: frame k at 4 fps is frame 2k at 8 fps. Captions name the shape by one of SHAPE_WORDS when
+    `varied_words` (half the time the canonical word), else always by the canonical word.
     """
 
     def __init__(self, num_clips: int, *, frames: int = 16, size: int = 64, fps: float = 8.0, seed: int = 0,
                  combos: list[tuple[str, str, str]] | None = None, templates: list[str] | None = None,
-                 cache: bool = True):
+                 varied_words: bool = True, cache: bool = True):
         if num_clips < 1:
             raise CascadeError(f"num_clips must be at least 1, got {num_clips}")
         if seed < 0:
@@ -37,6 +39,7 @@ class ShapesDataset(Dataset):
             raise CascadeError("ShapesDataset needs at least one (colour, shape, motion) combo")
         self.templates = list(TRAIN_TEMPLATES if templates is None else templates)
         self.held_out = [c for c in HELD_OUT if c not in set(self.combos)]
+        self.varied_words = varied_words
         self._cache: dict[int, np.ndarray] | None = {} if cache else None  # uint8 clips: 4x smaller than float
 
     def __len__(self) -> int:
@@ -63,5 +66,6 @@ class ShapesDataset(Dataset):
             raise IndexError(f"clip {index} is out of range for {self.num_clips} clips")
         p, t = self.params(index)
         return {"video": frames_to_tensor(self.clip(index)),  # (3, F, H, W)
-                "caption": caption(p.colour, p.shape, p.motion, self.templates[t]),
+                "caption": caption(p.colour, p.shape, p.motion, self.templates[t],
+                                   indexed_shape_word(self.seed, index, p.shape, varied=self.varied_words)),
                 "colour": p.colour, "shape": p.shape, "motion": p.motion, "index": index}

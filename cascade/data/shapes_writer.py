@@ -12,8 +12,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from cascade.data.shapes import (COLOURS, HELD_OUT, HELD_OUT_TEMPLATES, MOTIONS, SHAPES, TRAIN_COMBOS, TRAIN_TEMPLATES,
-                                 caption, indexed_params, render_params)
+from cascade.data.shapes import (COLOURS, HELD_OUT, HELD_OUT_TEMPLATES, MOTIONS, HELD_OUT_SHAPE_WORDS, SHAPE_WORDS,
+                                 SHAPES, TRAIN_COMBOS,
+                                 TRAIN_TEMPLATES, caption, indexed_params, indexed_shape_word, render_params)
 from cascade.errors import CascadeError
 from cascade.io_utils import atomic_dir
 
@@ -28,8 +29,9 @@ def _write_clip(job: tuple[str, int, int, int, float, int]) -> dict:
     p, t = indexed_params(seed, index, frames=frames, fps=fps)
     rel = f"clips/{index:06d}.mp4"
     write_video(Path(root) / rel, render_params(p, frames, size, fps), fps=fps)
-    return {"file": rel, "caption": caption(p.colour, p.shape, p.motion, TRAIN_TEMPLATES[t]),
-            "captions": [caption(p.colour, p.shape, p.motion, tt) for tt in TRAIN_TEMPLATES],
+    word = indexed_shape_word(seed, index, p.shape)
+    return {"file": rel, "caption": caption(p.colour, p.shape, p.motion, TRAIN_TEMPLATES[t], word),
+            "captions": [caption(p.colour, p.shape, p.motion, tt, word) for tt in TRAIN_TEMPLATES],
             "colour": p.colour, "shape": p.shape, "motion": p.motion}
 
 
@@ -37,6 +39,7 @@ def held_out_manifest() -> dict:
     """The combos and wordings never trained on, with one ready prompt per held-out combo."""
     return {"combinations": [{"colour": c, "shape": s, "motion": m} for c, s, m in HELD_OUT],
             "templates": list(HELD_OUT_TEMPLATES),
+            "shape_words": {s: list(HELD_OUT_SHAPE_WORDS[s]) for s in SHAPES},
             "prompts": [caption(c, s, m, TRAIN_TEMPLATES[0]) for c, s, m in HELD_OUT]}
 
 
@@ -68,7 +71,8 @@ def write_shapes_dataset(out_dir: str | Path, num_clips: int, *, frames: int = 1
         (tmp / "held_out.json").write_text(json.dumps(held_out_manifest(), indent=1))
         meta = {"dataset": "cascade shapes", "num_clips": num_clips, "frames": frames, "size": size, "fps": fps,
                 "seed": seed, "colours": COLOURS, "shapes": list(SHAPES), "motions": list(MOTIONS),
-                "train_combinations": len(TRAIN_COMBOS), "held_out_combinations": len(HELD_OUT)}
+                "train_combinations": len(TRAIN_COMBOS), "held_out_combinations": len(HELD_OUT),
+                "shape_words": {s: list(w) for s, w in SHAPE_WORDS.items()}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     seconds = time.perf_counter() - start
     log.info("wrote %d shapes clips (%d frames, %dx%d, %g fps) to %s in %.1f s", num_clips, frames, size, size,

@@ -3,7 +3,8 @@ cascade, written as report.json plus an index.html with the rendered videos and 
 
 Fidelity cases (suite "shapes"): every one of the 72 colour x shape x motion combinations, `seeds` times, with the
 canonical training wording "a {colour} {shape} moving {motion}" (template "seen"), plus each combination once with
-a wording never used in training, rotating through HELD_OUT_TEMPLATES (template "unseen"). Each case is split
+a wording never used in training, rotating through HELD_OUT_TEMPLATES (template "unseen"; the shape named by a
+held-out synonym, scored per word as "unseen_word_<word>" too). Each case is split
 into combinations seen in training ("trained") and the held-out ones ("held_out").
 """
 
@@ -30,7 +31,7 @@ ATTRS = ("colour", "shape", "motion")
 
 # -- cases ------------------------------------------------------------------------------------------------
 def shapes_cases(seeds: int) -> list[dict]:
-    from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_TEMPLATES, caption
+    from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, caption
 
     held = set(HELD_OUT)
     cases = []
@@ -39,9 +40,10 @@ def shapes_cases(seeds: int) -> list[dict]:
             cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
                           "split": "held_out" if combo in held else "trained", "template": "seen"})
     for i, combo in enumerate(ALL_COMBOS):
-        cases.append({"prompt": caption(*combo, HELD_OUT_TEMPLATES[i % len(HELD_OUT_TEMPLATES)]), "target": combo,
-                      "seed_group": seeds, "split": "held_out" if combo in held else "trained",
-                      "template": "unseen"})
+        template = HELD_OUT_TEMPLATES[i % len(HELD_OUT_TEMPLATES)]
+        word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", caption(*combo, template)))
+        cases.append({"prompt": caption(*combo, template), "target": combo, "seed_group": seeds,
+                      "split": "held_out" if combo in held else "trained", "template": "unseen", "shape_word": word})
     return cases
 
 
@@ -142,7 +144,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     report["fsd"] = _fsd(rows, finals, final_spec)
     report["per_stage"] = _per_stage(pipe, stage_clips, progress)
     report["shown"] = _show(rows, picked_frames, picks, pipe, out_dir)
-    report["cases_detail"] = [{k: r[k] for k in ("prompt", "target", "split", "template", "seed")}
+    report["cases_detail"] = [{k: r[k] for k in ("prompt", "target", "split", "template", "shape_word", "seed") if k in r}
                               | {"final": _short(r["final"]), "base": _short(r["base"])} for r in rows]
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, default=_json_default))
@@ -209,6 +211,8 @@ def _fidelity(rows, key) -> dict:
               "seen_template": [r for r in rows if r["template"] == "seen"],
               "unseen_template": [r for r in rows if r["template"] == "unseen"],
               "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
+    for word in dict.fromkeys(r["shape_word"] for r in rows if r.get("shape_word")):  # each held-out shape name
+        groups[f"unseen_word_{word}"] = [r for r in rows if r.get("shape_word") == word]
     scored = {name: _scores(rs, key) for name, rs in groups.items() if rs}
     return {name: s for name, s in scored.items() if s}
 
