@@ -34,7 +34,7 @@ def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
     from cascade.data.shapes import ALL_COMBOS, HELD_OUT, TRAIN_TEMPLATES
 
     cases = shapes_cases(seeds=2)
-    assert len(cases) == 72 * 3
+    assert len(cases) == 72 * 4
     seen = [c for c in cases if c["template"] == "seen"]
     unseen = [c for c in cases if c["template"] == "unseen"]
     assert {c["target"] for c in seen} == set(ALL_COMBOS) == {c["target"] for c in unseen}
@@ -47,6 +47,11 @@ def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
     words = [c["shape_word"] for c in unseen]  # each held-out shape name is scored on its own, 12 cases each
     assert {w: words.count(w) for w in words} == {w: 12 for w in ("ball", "box", "wedge", "disc", "block", "pyramid")}
     assert all(c["shape_word"] in c["prompt"] for c in unseen)
+    sentence = [c for c in cases if c["template"] == "unseen_sentence"]  # the same new sentences, shapes' own names
+    assert [c["target"] for c in sentence] == [c["target"] for c in unseen]
+    for a, b in zip(unseen, sentence):
+        assert b["prompt"] == a["prompt"].replace(a["shape_word"], a["target"][1]) and b["prompt"] != a["prompt"]
+    assert "a blue square sliding to the right" in {c["prompt"] for c in sentence}
 
 
 def test_report_json_html_videos_and_sheets(tiny_report):

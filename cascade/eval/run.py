@@ -3,8 +3,9 @@ cascade, written as report.json plus an index.html with the rendered videos and 
 
 Fidelity cases (suite "shapes"): every one of the 72 colour x shape x motion combinations, `seeds` times, with the
 canonical training wording "a {colour} {shape} moving {motion}" (template "seen"), plus each combination once with
-a wording never used in training, rotating through HELD_OUT_TEMPLATES (template "unseen"; the shape named by a
-held-out synonym, scored per word as "unseen_word_<word>" too). Each case is split
+a wording never used in training, rotating through HELD_OUT_TEMPLATES: once with the shape named by a held-out
+synonym too (template "unseen", "green ball going down"; also scored per name as "unseen_word_<word>"), once with
+its own name (template "unseen_sentence", "green circle going down"). Each case is split
 into combinations seen in training ("trained") and the held-out ones ("held_out").
 """
 
@@ -40,10 +41,14 @@ def shapes_cases(seeds: int) -> list[dict]:
             cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
                           "split": "held_out" if combo in held else "trained", "template": "seen"})
     for i, combo in enumerate(ALL_COMBOS):
-        template = HELD_OUT_TEMPLATES[i % len(HELD_OUT_TEMPLATES)]
+        template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]  # i // 4: every template meets every motion
         word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", caption(*combo, template)))
         cases.append({"prompt": caption(*combo, template), "target": combo, "seed_group": seeds,
                       "split": "held_out" if combo in held else "trained", "template": "unseen", "shape_word": word})
+        # the same new sentence with the shape's own name ("a blue square sliding to the right")
+        cases.append({"prompt": caption(*combo, re.sub(r"\{shape_syn2?\}", "{shape}", template)), "target": combo,
+                      "seed_group": seeds + 1, "split": "held_out" if combo in held else "trained",
+                      "template": "unseen_sentence"})
     return cases
 
 
@@ -209,6 +214,7 @@ def _fidelity(rows, key) -> dict:
               "trained": [r for r in rows if r["split"] == "trained"],
               "held_out": [r for r in rows if r["split"] == "held_out"],
               "seen_template": [r for r in rows if r["template"] == "seen"],
+              "unseen_sentence": [r for r in rows if r["template"] == "unseen_sentence"],
               "unseen_template": [r for r in rows if r["template"] == "unseen"],
               "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
     for word in dict.fromkeys(r["shape_word"] for r in rows if r.get("shape_word")):  # each held-out shape name
