@@ -30,7 +30,7 @@ class DataConfig(BaseModel):
 
     kind: Literal["shapes", "folder"] = "shapes"
     num_clips: int = Field(default=20000, gt=0)  # shapes: procedural clips (a pure function of seed, index)
-    shape_words: Literal["varied", "canonical"] = "varied"  # shapes: captions name shapes by SHAPE_WORDS, or always canonically
+    shape_words: Literal["varied", "canonical"] = "varied"  # shapes: names from SHAPE_WORDS, or the canonical one only
     seed: int = 0
     path: str | None = None  # folder: video files + captions.jsonl / CSV
     captions: str | None = None

@@ -299,3 +299,16 @@ def test_image_folder(tmp_path, caplog):
     assert float(by_caption["blue"][2].mean()) > 0.4 > float(by_caption["blue"][0].mean())
     batch = collate([ds[0], ds[1]])
     assert batch["video"].shape == (2, 3, 1, 24, 24) and batch["index"].tolist() == [0, 1]
+
+
+def test_data_config_shape_words_reach_the_dataset():
+    from cascade.stage_task import DataConfig, build_dataset
+    from cascade.types import VideoSpec
+
+    spec = VideoSpec(frames=4, height=16, width=16, fps=4.0)
+    canonical = build_dataset(DataConfig(num_clips=40, shape_words="canonical"), spec, needs_text=True)
+    varied = build_dataset(DataConfig(num_clips=40), spec, needs_text=True)  # the default
+    assert all(canonical[i]["shape"] in canonical[i]["caption"] for i in range(40))
+    assert any(varied[i]["shape"] not in varied[i]["caption"] for i in range(40))
+    with pytest.raises(ValueError):
+        DataConfig(shape_words="synonyms")

@@ -41,7 +41,8 @@ def shapes_cases(seeds: int) -> list[dict]:
             cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
                           "split": "held_out" if combo in held else "trained", "template": "seen"})
     for i, combo in enumerate(ALL_COMBOS):
-        template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]  # i // 4: every template meets every motion
+        # motion is the fastest-varying attribute of ALL_COMBOS: the i // 4 shift lets every template meet every motion
+        template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]
         word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", caption(*combo, template)))
         cases.append({"prompt": caption(*combo, template), "target": combo, "seed_group": seeds,
                       "split": "held_out" if combo in held else "trained", "template": "unseen", "shape_word": word})
@@ -149,7 +150,8 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     report["fsd"] = _fsd(rows, finals, final_spec)
     report["per_stage"] = _per_stage(pipe, stage_clips, progress)
     report["shown"] = _show(rows, picked_frames, picks, pipe, out_dir)
-    report["cases_detail"] = [{k: r[k] for k in ("prompt", "target", "split", "template", "shape_word", "seed") if k in r}
+    keys = ("prompt", "target", "split", "template", "shape_word", "seed")
+    report["cases_detail"] = [{k: r[k] for k in keys if k in r}
                               | {"final": _short(r["final"]), "base": _short(r["base"])} for r in rows]
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, default=_json_default))
