@@ -92,6 +92,11 @@ class DiffusionStage(BaseStage):
         """Sampling: (network kwargs, sampler kwargs such as known frames) from the upstream payloads."""
         return {}, {}
 
+    def input_from_truth(self, video: torch.Tensor) -> torch.Tensor:
+        """SR stages: the input video this stage would receive for the real output clip `video` (frames dropped,
+        or downsampled); shared by training, residual estimates, previews and evaluation."""
+        raise NotImplementedError(f"{type(self).__name__} takes no video input")
+
     def estimate_from_truth(self, video: torch.Tensor) -> torch.Tensor:
         """Residual mode, training: the training-free estimate of `video` from its own degraded version."""
         raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")

@@ -185,16 +185,11 @@ class StageTrainTask:
         """SR stages: condition on real clips, compare with the training-free baseline by PSNR."""
         from cascade.eval.metrics import psnr
         from cascade.types import Video
-        from cascade.video_ops import resize_frames, subsample_frames
-
         ds = self.dataset()
         n = min(self.data.num_preview_clips, len(ds))
         truth = torch.stack([ds.videos[len(ds) - 1 - i]["video"] for i in range(n)]).to(stage.device)
         spec = stage.input_spec["video"]
-        if stage.config.type == "temporal_sr":
-            low = subsample_frames(truth, stage.config.factor)
-        else:
-            low = resize_frames(truth, spec.height, spec.width, mode="area")
+        low = stage.input_from_truth(truth)
         baseline = stage.estimate_from_truth(truth)  # blend / bicubic: the stage's own training-free estimate
         gen = torch.Generator(stage.device).manual_seed(0)
         inputs = {"video": Video(tensor=low, spec=spec)}

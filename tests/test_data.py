@@ -56,9 +56,8 @@ def test_training_shape_names_parse_back_and_never_use_a_held_out_name():
     assert set(SHAPE_WORDS) == set(SHAPES) == set(HELD_OUT_SHAPE_WORDS)
     for shape, words in SHAPE_WORDS.items():
         assert words[0] == shape and len(words) == len(set(words)) >= 4
-        for word, template, combo in ((w, t, c) for w in words for t in TRAIN_TEMPLATES for c in TRAIN_COMBOS[::7]):
-            if combo[1] != shape:
-                continue
+        combos = [c for c in TRAIN_COMBOS[::7] if c[1] == shape]
+        for word, template, combo in ((w, t, c) for w in words for t in TRAIN_TEMPLATES for c in combos):
             text = caption(*combo, template, word)
             assert not held_words & set(text.replace(",", " ").split()), text  # held-out names stay unseen
             assert parse_prompt(text) == dict(zip(ATTRS, combo)), text

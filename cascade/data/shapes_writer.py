@@ -12,9 +12,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from cascade.data.shapes import (COLOURS, HELD_OUT, HELD_OUT_TEMPLATES, MOTIONS, HELD_OUT_SHAPE_WORDS, SHAPE_WORDS,
-                                 SHAPES, TRAIN_COMBOS,
-                                 TRAIN_TEMPLATES, caption, indexed_params, indexed_shape_word, render_params)
+from cascade.data.shapes import (COLOURS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, MOTIONS, SHAPE_WORDS,
+                                 SHAPES, TRAIN_COMBOS, TRAIN_TEMPLATES, caption, indexed_params, indexed_shape_word,
+                                 render_params)
 from cascade.errors import CascadeError
 from cascade.io_utils import atomic_dir
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+from cascade.data.shapes import HELD_OUT_SHAPE_WORDS, SHAPE_WORDS
+
 _COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
-_SHAPES = {"circle": ("circle", "ball", "disc", "disk", "dot", "round", "circular", "orb", "sphere", "coin"),
-           "square": ("square", "box", "block", "cube", "rectangle", "tile", "crate", "brick"),
-           "triangle": ("triangle", "pyramid", "wedge", "triangular", "three-sided", "cone", "arrowhead", "delta",
-                        "spike", "tent")}
+# every name the shapes data uses, in training (SHAPE_WORDS; "round shape" is read by "round") or held out, plus a few
+_SHAPES = {s: tuple(dict.fromkeys([n.split()[0] for n in SHAPE_WORDS[s] + HELD_OUT_SHAPE_WORDS[s]] + list(extra)))
+           for s, extra in (("circle", ["disk"]), ("square", ["rectangle"]), ("triangle", []))}
 _MOTIONS = {"left": ("left", "leftward", "leftwards", "westward"),
             "right": ("right", "rightward", "rightwards", "eastward"),
             "up": ("up", "upward", "upwards", "rising", "rises", "rise", "climbing", "climbs", "ascending", "top"),

@@ -43,8 +43,9 @@ def shapes_cases(seeds: int) -> list[dict]:
     for i, combo in enumerate(ALL_COMBOS):
         # motion is the fastest-varying attribute of ALL_COMBOS: the i // 4 shift lets every template meet every motion
         template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]
-        word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", caption(*combo, template)))
-        cases.append({"prompt": caption(*combo, template), "target": combo, "seed_group": seeds,
+        prompt = caption(*combo, template)
+        word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", prompt))
+        cases.append({"prompt": prompt, "target": combo, "seed_group": seeds,
                       "split": "held_out" if combo in held else "trained", "template": "unseen", "shape_word": word})
         # the same new sentence with the shape's own name ("a blue square sliding to the right")
         cases.append({"prompt": caption(*combo, re.sub(r"\{shape_syn2?\}", "{shape}", template)), "target": combo,
@@ -226,11 +227,10 @@ def _fidelity(rows, key) -> dict:
 
 
 def _temporal(rows, finals, spec) -> dict:
+    from cascade.data.shapes_dataset import frames_to_tensor
     from cascade.eval.metrics import flicker, temporal_change
 
     targets = [r["target"] for r in rows if r["target"] is not None]
-    from cascade.data.shapes_dataset import frames_to_tensor
-
     gen = frames_to_tensor(finals)
     out = {"generated": {"temporal_change": temporal_change(gen), "flicker": flicker(gen)}}
     if targets:
@@ -265,7 +265,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
     from cascade.data.shapes import HELD_OUT
     from cascade.eval.metrics import psnr, ssim
     from cascade.types import Video
-    from cascade.video_ops import known_frame_mask, resize_frames
+    from cascade.video_ops import known_frame_mask
 
     combos = [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
     text_stage = _stage_of_type(pipe, "text_encoder")
@@ -286,7 +286,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
         o, i = st.output_spec, st.input_spec["video"]
         factor = o.frames // i.frames
         truth = _real(combos, o, seed=21)
-        low = Video(tensor=truth[:, :, ::factor].contiguous(), spec=i)
+        low = Video(tensor=st.input_from_truth(truth).contiguous(), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
             blend = st.estimate_from_inputs({"video": low}).float().cpu()  # linear blending
@@ -302,7 +302,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
         st = pipe.stages[ssr]
         o, i = st.output_spec, st.input_spec["video"]
         truth = _real(combos, o, seed=22)
-        low = Video(tensor=resize_frames(truth, i.height, i.width, mode="area").clamp(-1, 1), spec=i)
+        low = Video(tensor=st.input_from_truth(truth).clamp(-1, 1), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
             bicubic = st.estimate_from_inputs({"video": low}).float().cpu().clamp(-1, 1)

@@ -35,7 +35,7 @@ class SpatialSRStage(DiffusionStage):
         from cascade.diffusion import sample_aug_level
 
         cfg: SpatialSRConfig = self.config
-        low = self._downsample(video)
+        low = self.input_from_truth(video)
         level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
         return self._condition(low, level, generator)
 
@@ -44,13 +44,13 @@ class SpatialSRStage(DiffusionStage):
         level = torch.full((low.shape[0],), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
         return self._condition(low, level, generator), {}
 
-    def _downsample(self, video):
-        """Training input from a real clip: area-downsampled to the input size."""
+    def input_from_truth(self, video):
+        """Real clips area-downsampled to the input size."""
         return resize_frames(video, self.config.height, self.config.width, mode="area")
 
     def estimate_from_truth(self, video):
         out = self.output_spec
-        return resize_frames(self._downsample(video), out.height, out.width, mode="bicubic")
+        return resize_frames(self.input_from_truth(video), out.height, out.width, mode="bicubic")
 
     def estimate_from_inputs(self, inputs):
         out = self.output_spec

@@ -32,14 +32,17 @@ class TemporalSRStage(DiffusionStage):
         known[:, :, ::k] = low
         return {"cond": torch.cat([up, mask], dim=1)}, {"known": known, "known_mask": mask.expand_as(up) > 0.5}
 
+    def input_from_truth(self, video):
+        return subsample_frames(video, self.config.factor)  # frames dropped from real clips
+
     def condition_from_truth(self, video, generator):
-        return self._condition(subsample_frames(video, self.config.factor))[0]  # frames dropped from real clips
+        return self._condition(self.input_from_truth(video))[0]
 
     def condition_from_inputs(self, inputs, generator=None):
         return self._condition(inputs["video"].tensor.to(self.device, self.dtype))
 
     def estimate_from_truth(self, video):
-        return interpolate_frames(subsample_frames(video, self.config.factor), self.config.factor)
+        return interpolate_frames(self.input_from_truth(video), self.config.factor)
 
     def estimate_from_inputs(self, inputs):
         return interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
