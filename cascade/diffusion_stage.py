@@ -8,7 +8,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.stage import BaseStage, StageConfig
-from cascade.types import TextEmbedding, TextSpec, Video
+from cascade.types import TextEmbedding, TextSpec, Video, VideoSpec
 
 
 class NetworkConfig(BaseModel):
@@ -56,6 +56,34 @@ class DiffusionStageConfig(StageConfig):
     # stage returns exactly its baseline.
     residual: bool = False
     sampling: SamplingConfig = SamplingConfig()
+
+
+class SuperResolutionConfig(DiffusionStageConfig):
+    """What the temporal and spatial SR configs share: one input video (its spec), a factor, and a learned mode
+    beside a training-free baseline mode that needs no weights. Subclasses name their modes and the output spec."""
+
+    mode: str = "learned"
+    factor: int = Field(default=2, ge=2)
+    frames: int = Field(default=16, gt=0)  # input frames
+    fps: float = Field(default=8.0, gt=0)  # input fps
+    height: int = 32  # input height
+    width: int = 32  # input width
+    channels: int = 3
+    space: Literal["pixel", "latent"] = "pixel"
+
+    @property
+    def has_weights(self) -> bool:
+        return self.mode == "learned"
+
+    def input_video_spec(self) -> VideoSpec:
+        return VideoSpec(frames=self.frames, height=self.height, width=self.width, channels=self.channels,
+                         fps=self.fps, space=self.space)
+
+    def input_specs(self):
+        specs = {"video": self.input_video_spec()}
+        if self.mode == "learned" and self.text is not None:
+            specs["text"] = self.text
+        return specs
 
 
 class DiffusionStage(BaseStage):
