@@ -17,7 +17,7 @@ from cascade.graph import CascadeGraph
 from cascade.io_utils import PICKLE_SUFFIXES, atomic_dir, atomic_write_text, sha256_file
 from cascade.registry import get_stage_class
 from cascade.stage import check_payload
-from cascade.types import PromptSpec, Video
+from cascade.types import PromptSpec, Video, VideoSpec
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,10 @@ class CascadePipeline:
             if name == until:
                 break
         return outputs
+
+    def video_stages(self) -> list[str]:
+        """Names of the stages whose output is a video, in run order (what a contact sheet shows)."""
+        return [n for n in self.graph.order if isinstance(self.stages[n].output_spec, VideoSpec)]
 
     def num_parameters(self) -> dict[str, int]:
         return {n: st.num_parameters() for n, st in self.stages.items()}

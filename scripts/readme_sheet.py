@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from cascade.eval.run import _video_stages, contact_sheet_image
+from cascade.eval.run import contact_sheet_image
 from cascade.io_utils import atomic_path
 from cascade.pipeline import CascadePipeline
 
@@ -20,7 +20,7 @@ weights = Path(sys.argv[1] if len(sys.argv) > 1 else "weights")
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/contact_sheet.png")
 pipe = CascadePipeline.from_pretrained(weights)
 outs = pipe.run(PROMPTS, seed=0, progress=False)
-stages = _video_stages(pipe)
+stages = pipe.video_stages()
 tiles = []
 for i, prompt in enumerate(PROMPTS):
     tile = contact_sheet_image({n: outs[n].frames[i].numpy() for n in stages}, cell=96)

@@ -160,3 +160,8 @@ def test_saved_files_are_readable_by_others(tmp_path):
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
     for name in ("a.json", "m.safetensors"):
         assert stat.S_IMODE((tmp_path / "d" / name).stat().st_mode) == 0o644
+
+
+def test_video_stages_in_run_order():
+    assert make_fake_pipeline().video_stages() == ["base", "tsr", "ssr"]  # the text stage's output is no video
+    assert make_fake_pipeline(tsr=False).video_stages() == ["base", "ssr"]

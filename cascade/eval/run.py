@@ -74,12 +74,6 @@ def file_cases(path: Path, seeds: int) -> list[dict]:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _video_stages(pipe) -> list[str]:
-    from cascade.types import VideoSpec
-
-    return [n for n in pipe.graph.order if isinstance(pipe.stages[n].output_spec, VideoSpec)]
-
-
 def _stage_of_type(pipe, type_: str) -> str | None:
     return next((n for n in pipe.graph.order if pipe.graph.nodes[n].type == type_), None)
 
@@ -129,7 +123,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
         (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CascadeError(f"cannot write the report to {out_dir}: {e.strerror}") from None
-    video_stages = _video_stages(pipe)
+    video_stages = pipe.video_stages()
     final_spec = pipe.stages[pipe.graph.output].output_spec
     picks = _spread(list(range(len(cases))), shown)  # the cases whose videos and contact sheets go in the report
 
