@@ -64,6 +64,9 @@ def test_report_json_html_videos_and_sheets(tiny_report):
         assert key in saved
     assert {"overall", "trained", "seen_template", "unseen_template"} <= set(saved["fidelity"])
     assert 0.0 <= saved["fidelity"]["overall"]["colour"] <= 1.0
+    t = saved["temporal"]  # generated and real clips measured alike; real shapes backgrounds are flat
+    assert set(t["generated"]) == set(t["real"]) == {"temporal_change", "flicker", "background_noise"}
+    assert t["real"]["background_noise"] < 0.5
     ps = saved["per_stage"]
     # the baselines are computed on real clips: blend and bicubic are close to the truth, never perfect
     assert 20 < ps["temporal_sr"]["blend_psnr"] < 99 and 15 < ps["spatial_sr"]["bicubic_psnr"] < 99
@@ -90,6 +93,21 @@ def test_contact_sheet_layout(tmp_path):
     img = Image.open(path)
     assert img.size[1] == 2 * (32 + 4) + 18  # one row per stage
     assert np.asarray(img)[18 + 36 + 10, 110 + 10].tolist() == [200, 200, 200]  # row b, first frame
+
+
+def test_temporal_and_grain_metrics_separate_clean_from_noisy_clips():
+    from cascade.data.shapes import render_clips
+    from cascade.data.shapes_dataset import frames_to_tensor
+    from cascade.eval.metrics import background_noise, flicker, temporal_change
+
+    real = frames_to_tensor(render_clips([("red", "circle", "left"), ("blue", "square", "up")], frames=8, size=32,
+                                         fps=4.0, rng=0))  # (2, 3, 8, 32, 32)
+    assert background_noise(real) < 0.5 and flicker(real) < 1e-3
+    grain = (real + torch.randn(real.shape, generator=torch.Generator().manual_seed(0)) * 8 / 127.5).clamp(-1, 1)
+    assert 5 < background_noise(grain) < 8  # E|N(0, 8)| = 6.4 on the 0-255 scale
+    flash = real.clone()
+    flash[:, :, ::2] += 0.2  # every other frame brighter: global flashing, not motion
+    assert flicker(flash) > 50 * max(flicker(real), 1e-5) and temporal_change(flash) > temporal_change(real)
 
 
 def test_frechet_distance_properties():

@@ -1,4 +1,4 @@
-"""Pixel metrics on (B, C, F, H, W) videos in [-1, 1]: PSNR, SSIM, temporal change and flicker."""
+"""Pixel metrics on (B, C, F, H, W) videos in [-1, 1]: PSNR, SSIM, temporal change, flicker, background noise."""
 
 from __future__ import annotations
 
@@ -46,6 +46,17 @@ def flicker(x: torch.Tensor) -> float:
     if m.shape[1] < 3:
         return 0.0
     return float((m[:, 2:] - 2 * m[:, 1:-1] + m[:, :-2]).abs().mean())
+
+
+def background_noise(x: torch.Tensor, *, tol: int = 60) -> float:
+    """Mean |pixel - the clip's background colour| on the 0-255 scale, over the pixels within `tol` (summed over
+    RGB) of that colour, taken as the clip's per-channel median (the object covers a minority of pixels): the
+    grain a sampler leaves on a flat background, 0 for a clean one; objects are excluded."""
+    x = _unit(x) * 255
+    ref = x.flatten(2).median(dim=2).values[:, :, None, None, None]  # (B, 3, 1, 1, 1)
+    err = (x - ref).abs()  # (B, 3, F, H, W)
+    near = err.sum(1) < tol  # (B, F, H, W)
+    return float(err.mean(1)[near].mean()) if near.any() else float("nan")
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:

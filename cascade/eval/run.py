@@ -222,14 +222,16 @@ def _fidelity(rows, key) -> dict:
 
 def _temporal(rows, finals, spec) -> dict:
     from cascade.data.shapes_dataset import frames_to_tensor
-    from cascade.eval.metrics import flicker, temporal_change
+    from cascade.eval.metrics import background_noise, flicker, temporal_change
+
+    def measure(x):
+        return {"temporal_change": temporal_change(x), "flicker": flicker(x),
+                "background_noise": background_noise(x)}
 
     targets = [r["target"] for r in rows if r["target"] is not None]
-    gen = frames_to_tensor(finals)
-    out = {"generated": {"temporal_change": temporal_change(gen), "flicker": flicker(gen)}}
+    out = {"generated": measure(frames_to_tensor(finals))}
     if targets:
-        real = _real(targets, spec, seed=7)
-        out["real"] = {"temporal_change": temporal_change(real), "flicker": flicker(real)}
+        out["real"] = measure(_real(targets, spec, seed=7))
     return out
 
 
@@ -379,10 +381,10 @@ def render_html(report: dict) -> str:
              "<h2>Prompt fidelity (full cascade)</h2>", fid_table(report["fidelity"], "group"),
              "<h2>Prompt fidelity (base stage only)</h2>", fid_table(report["fidelity_base_only"], "group")]
     t = report["temporal"]
-    parts.append("<h2>Temporal consistency</h2><table><tr><th>clips</th><th>mean frame-to-frame change</th>"
-                 "<th>flicker</th></tr>" + "".join(
-                     f"<tr><td>{k}</td><td>{v['temporal_change']:.4f}</td><td>{v['flicker']:.4f}</td></tr>"
-                     for k, v in t.items()) + "</table>")
+    parts.append("<h2>Temporal consistency and grain</h2><table><tr><th>clips</th><th>mean frame-to-frame change</th>"
+                 "<th>flicker</th><th>background noise (0-255)</th></tr>" + "".join(
+                     f"<tr><td>{k}</td><td>{v['temporal_change']:.4f}</td><td>{v['flicker']:.4f}</td>"
+                     f"<td>{v.get('background_noise', float('nan')):.2f}</td></tr>" for k, v in t.items()) + "</table>")
     fsd = report["fsd"]
     if "skipped" in fsd:
         parts.append(f"<h2>Fréchet distance</h2><p>{e(fsd['skipped'])}</p>")
