@@ -133,6 +133,14 @@ class DiffusionStage(BaseStage):
         """Residual mode, sampling: the training-free estimate of the output from the upstream payloads."""
         raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")
 
+    def residual_base_from_truth(self, video: torch.Tensor, cond: dict) -> torch.Tensor:
+        """Residual mode, training: what the network's output is added to (default: the training-free estimate)."""
+        return self.estimate_from_truth(video)
+
+    def residual_base_from_inputs(self, inputs: Mapping[str, Any], cond: dict) -> torch.Tensor:
+        """Residual mode, sampling: the counterpart of residual_base_from_truth for the upstream payloads."""
+        return self.estimate_from_inputs(inputs)
+
     # -- shared -------------------------------------------------------------------------------
     def text_kwargs(self, text: TextEmbedding | None) -> dict:
         if self.config.text is None or text is None:
@@ -156,7 +164,7 @@ class DiffusionStage(BaseStage):
         if image_mask is not None:
             cond["image_mask"] = image_mask
         denoiser = self.denoiser if model is None else _rewrap(self.denoiser, model)
-        target = video - self.estimate_from_truth(video) if self.config.residual else video
+        target = video - self.residual_base_from_truth(video, cond) if self.config.residual else video
         return diffusion_loss(denoiser, target, cond, generator=generator, min_snr_gamma=min_snr_gamma)
 
     def sample_output(self, inputs: Mapping[str, Any], batch: int, *, generator=None, steps=None, guidance=None,
@@ -177,7 +185,7 @@ class DiffusionStage(BaseStage):
         shape = (batch, out.channels, out.frames, out.height, out.width)
         estimate = None
         if cfg.residual:
-            estimate = self.estimate_from_inputs(inputs).to(self.device, torch.float32)
+            estimate = self.residual_base_from_inputs(inputs, cond).to(self.device, torch.float32)
             if "known" in extra:  # known frames are known residuals
                 extra = dict(extra, known=extra["known"].to(self.device, torch.float32) - estimate)
         x = sample(self.denoiser, shape, cond, uncond=uncond, sampler=s.sampler, steps=steps or s.steps,

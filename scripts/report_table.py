@@ -16,9 +16,9 @@ for key, title in (("fidelity", "full cascade"), ("fidelity_base_only", "base st
         print(f"| {group} | " + " | ".join(f"{100 * s[a]:.1f}%" for a in attrs) + f" | {s['n']} |")
     print()
 t = r["temporal"]
-print("| clips | mean frame-to-frame change | flicker |\n|---|---|---|")
+print("| clips | mean frame-to-frame change | flicker | background noise (0-255) |\n|---|---|---|---|")
 for k, v in t.items():
-    print(f"| {k} | {v['temporal_change']:.4f} | {v['flicker']:.4f} |")
+    print(f"| {k} | {v['temporal_change']:.4f} | {v['flicker']:.4f} | {v.get('background_noise', float('nan')):.2f} |")
 print()
 f = r["fsd"]
 if "generated_vs_real" in f:

@@ -125,7 +125,8 @@ def test_tiny_cascade_renders_mp4_through_pipeline_and_cli(tmp_path):
 def test_untrained_residual_stage_returns_its_baseline(cls):
     """Residual mode + x0 prediction + zero-initialised output conv: the fresh stage is exactly blend/bicubic,
     and moving the weights moves it away (the learned part is live)."""
-    stage = tiny(cls, residual=True, prediction="sample")
+    over = {"sample_aug_level": 0.0} if cls is SpatialSRStage else {}  # no noise added to the input at sampling
+    stage = tiny(cls, residual=True, prediction="sample", **over)
     spec = stage.input_spec["video"]
     g = torch.Generator().manual_seed(0)
     low = Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width, generator=g) * 2 - 1, spec=spec)
@@ -139,15 +140,35 @@ def test_untrained_residual_stage_returns_its_baseline(cls):
     assert not torch.allclose(out, out2, atol=1e-3)
 
 
+def test_augmented_residual_base_carries_the_sampling_noise():
+    """residual_base "augmented": an untrained stage returns the upsampled input plus the noise it was conditioned
+    on (what training teaches it to remove); at sample_aug_level 0 it is exactly bicubic."""
+    stage = tiny(SpatialSRStage, residual=True, prediction="sample", sample_aug_level=0.3)
+    spec = stage.input_spec["video"]
+    low = Video(tensor=torch.zeros(2, 3, spec.frames, spec.height, spec.width), spec=spec)
+    inputs = {"video": low}
+    out = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    assert 0.3 < float(out.std()) < 0.55  # sigma 0.46 at level 0.3, smoothed by the upsampling
+    stage.config = stage.config.model_copy(update={"sample_aug_level": 0.0})
+    out0 = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    torch.testing.assert_close(out0, stage.estimate_from_inputs(inputs), rtol=0, atol=1e-5)
+
+
 def test_residual_training_loss_targets_the_correction():
-    """Fresh network (zero output) with x0 prediction: the loss is exactly the mean squared residual."""
-    stage = tiny(SpatialSRStage, residual=True, prediction="sample")
+    """Fresh network (zero output) with x0 prediction: the loss is exactly the mean squared residual, taken
+    against the clean bicubic estimate or against the noise-augmented input the network is conditioned on."""
+    stage = tiny(SpatialSRStage, residual=True, prediction="sample", residual_base="bicubic")
     out = stage.output_spec
     g = torch.Generator().manual_seed(0)
     video = torch.rand(2, 3, out.frames, out.height, out.width, generator=g) * 2 - 1
     loss = stage.training_loss(None, video, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
     expected = ((video - stage.estimate_from_truth(video)) ** 2).flatten(1).mean(1)
     torch.testing.assert_close(loss, expected)
+    aug = tiny(SpatialSRStage, residual=True, prediction="sample", residual_base="augmented")
+    cond = aug.condition_from_truth(video, torch.Generator().manual_seed(0))  # the same draws training makes first
+    assert not torch.allclose(cond["cond"], aug.estimate_from_truth(video), atol=1e-3)  # noise was added
+    loss = aug.training_loss(None, video, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
+    torch.testing.assert_close(loss, ((video - cond["cond"]) ** 2).flatten(1).mean(1))
     plain = tiny(SpatialSRStage, prediction="sample")
     torch.testing.assert_close(plain.training_loss(None, video, None, torch.Generator().manual_seed(0),
                                                    min_snr_gamma=None), (video ** 2).flatten(1).mean(1))

@@ -15,6 +15,10 @@ class SpatialSRConfig(SuperResolutionConfig):
     mode: Literal["learned", "bicubic"] = "learned"  # bicubic: the training-free baseline
     max_aug_level: float = Field(default=0.3, ge=0, le=1)  # Imagen Video noise conditioning, training range
     sample_aug_level: float = Field(default=0.1, ge=0, le=1)  # fixed level at sampling
+    # Residual mode: add the network's output to the bicubic upsampling of the noise-augmented input (the same
+    # video the network is conditioned on), so it learns to remove that noise and, at sampling, the base stage's
+    # artefacts; "bicubic" adds it to the clean input's upsampling, which passes those artefacts straight through.
+    residual_base: Literal["augmented", "bicubic"] = "augmented"
 
     def output_spec(self) -> VideoSpec:
         return self.input_video_spec().model_copy(update={"height": self.height * self.factor,
