@@ -154,6 +154,10 @@ class CascadePipeline:
         """Names of the stages whose output is a video, in run order (what a contact sheet shows)."""
         return [n for n in self.graph.order if isinstance(self.stages[n].output_spec, VideoSpec)]
 
+    def stage_of_type(self, type_: str) -> str | None:
+        """Name of the first stage of this type in run order, or None."""
+        return next((n for n in self.graph.order if self.graph.nodes[n].type == type_), None)
+
     def num_parameters(self) -> dict[str, int]:
         return {n: st.num_parameters() for n, st in self.stages.items()}
 

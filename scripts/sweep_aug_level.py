@@ -13,15 +13,14 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from cascade.data.shapes import ALL_COMBOS, HELD_OUT
 from cascade.data.shapes_dataset import frames_to_tensor
 from cascade.eval.features import clip_features, frechet_distance, load_feature_net
-from cascade.eval.metrics import background_noise, flicker, psnr, temporal_change
+from cascade.eval.metrics import psnr
 from cascade.eval.probe import analyze_batch, score
-from cascade.eval.run import CANONICAL, _real
+from cascade.eval.run import CANONICAL, clip_quality, real_clips
 from cascade.io_utils import atomic_write_text
 from cascade.pipeline import CascadePipeline
 from cascade.types import Video
@@ -34,7 +33,7 @@ p.add_argument("--out", type=Path, default=Path("runs/sweep_aug.json"))
 args = p.parse_args()
 
 pipe = CascadePipeline.from_pretrained(args.weights)
-ssr_name = next(n for n in pipe.graph.order if pipe.graph.nodes[n].type == "spatial_sr")
+ssr_name = pipe.stage_of_type("spatial_sr")
 ssr = pipe.stages[ssr_name]
 upstream = pipe.graph.order[pipe.graph.order.index(ssr_name) - 1]
 prompts = [CANONICAL.format(colour=c, shape=s, motion=m) for c, s, m in ALL_COMBOS]
@@ -42,13 +41,12 @@ targets = list(ALL_COMBOS) * args.seeds
 lows = [pipe.run(prompts, seed=seed, progress=False, until=upstream)[upstream] for seed in range(args.seeds)]
 spec = ssr.output_spec
 net = load_feature_net()
-real = _real(targets, spec, seed=12)
-real_b = _real(targets, spec, seed=13)
+real = real_clips(targets, spec, seed=12)
+real_b = real_clips(targets, spec, seed=13)
 f_real = clip_features(net, real)
-truth = _real([HELD_OUT[i % len(HELD_OUT)] for i in range(24)], spec, seed=22)
+truth = real_clips([HELD_OUT[i % len(HELD_OUT)] for i in range(24)], spec, seed=22)
 truth_low = Video(tensor=ssr.input_from_truth(truth).clamp(-1, 1), spec=ssr.input_spec["video"])
-rows = {"real": {"background_noise": background_noise(real), "flicker": flicker(real),
-                 "temporal_change": temporal_change(real), "fsd": frechet_distance(clip_features(net, real_b), f_real)}}
+rows = {"real": {**clip_quality(real), "fsd": frechet_distance(clip_features(net, real_b), f_real)}}
 default = ssr.config
 for level in args.levels:
     ssr.config = default.model_copy(update={"sample_aug_level": level})
@@ -58,8 +56,7 @@ for level in args.levels:
         recon = ssr({"video": truth_low}, generator=torch.Generator().manual_seed(0), progress=False).tensor.float()
     x = torch.cat(outs)
     frames = Video(tensor=x, spec=spec).frames.numpy()
-    rows[f"{level:g}"] = {**score(analyze_batch(list(frames)), targets), "background_noise": background_noise(x),
-                          "flicker": flicker(x), "temporal_change": temporal_change(x),
+    rows[f"{level:g}"] = {**score(analyze_batch(list(frames)), targets), **clip_quality(x),
                           "fsd": frechet_distance(clip_features(net, frames_to_tensor(frames)), f_real),
                           "ssr_psnr_real": psnr(recon, truth)}
     print(f"{level:g}", json.dumps({k: round(v, 4) for k, v in rows[f'{level:g}'].items()}), flush=True)

@@ -165,3 +165,5 @@ def test_saved_files_are_readable_by_others(tmp_path):
 def test_video_stages_in_run_order():
     assert make_fake_pipeline().video_stages() == ["base", "tsr", "ssr"]  # the text stage's output is no video
     assert make_fake_pipeline(tsr=False).video_stages() == ["base", "ssr"]
+    assert make_fake_pipeline().stage_of_type("spatial_sr") == "ssr"
+    assert make_fake_pipeline(tsr=False).stage_of_type("temporal_sr") is None

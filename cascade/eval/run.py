@@ -74,11 +74,7 @@ def file_cases(path: Path, seeds: int) -> list[dict]:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _stage_of_type(pipe, type_: str) -> str | None:
-    return next((n for n in pipe.graph.order if pipe.graph.nodes[n].type == type_), None)
-
-
-def _real(combos, spec, seed: int) -> torch.Tensor:
+def real_clips(combos, spec, seed: int) -> torch.Tensor:
     """Real shapes clips of `combos` at a stage's output spec: float (N, 3, F, H, W) in [-1, 1]."""
     from cascade.data.shapes import render_clips
     from cascade.data.shapes_dataset import frames_to_tensor
@@ -220,18 +216,20 @@ def _fidelity(rows, key) -> dict:
     return {name: s for name, s in scored.items() if s}
 
 
-def _temporal(rows, finals, spec) -> dict:
-    from cascade.data.shapes_dataset import frames_to_tensor
+def clip_quality(x: torch.Tensor) -> dict[str, float]:
+    """Temporal change, flicker and background noise of a batch of clips (B, C, F, H, W) in [-1, 1]."""
     from cascade.eval.metrics import background_noise, flicker, temporal_change
 
-    def measure(x):
-        return {"temporal_change": temporal_change(x), "flicker": flicker(x),
-                "background_noise": background_noise(x)}
+    return {"temporal_change": temporal_change(x), "flicker": flicker(x), "background_noise": background_noise(x)}
+
+
+def _temporal(rows, finals, spec) -> dict:
+    from cascade.data.shapes_dataset import frames_to_tensor
 
     targets = [r["target"] for r in rows if r["target"] is not None]
-    out = {"generated": measure(frames_to_tensor(finals))}
+    out = {"generated": clip_quality(frames_to_tensor(finals))}
     if targets:
-        out["real"] = measure(_real(targets, spec, seed=7))
+        out["real"] = clip_quality(real_clips(targets, spec, seed=7))
     return out
 
 
@@ -247,9 +245,9 @@ def _fsd(rows, finals, spec) -> dict:
     n = len(finals)
     rng = np.random.default_rng(11)
     combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_a = _real(combos, spec, seed=12)
+    real_a = real_clips(combos, spec, seed=12)
     combos_b = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_b = _real(combos_b, spec, seed=13)
+    real_b = real_clips(combos_b, spec, seed=13)
     fa, fb, fg = (clip_features(net, x) for x in (real_a, real_b, frames_to_tensor(finals)))
     return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/features.py)",
             "generated_vs_real": frechet_distance(fg, fa), "real_vs_real": frechet_distance(fb, fa),
@@ -264,7 +262,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
     from cascade.video_ops import known_frame_mask
 
     combos = [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
-    text_stage = _stage_of_type(pipe, "text_encoder")
+    text_stage = pipe.stage_of_type("text_encoder")
     out: dict[str, Any] = {"clips": n, "combos": "held_out"}
     gen = torch.Generator(pipe.device).manual_seed(0)
 
@@ -276,12 +274,12 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
             inp["text"] = pipe.stages[text_stage]({"prompt": prompts})
         return inp
 
-    tsr = _stage_of_type(pipe, "temporal_sr")
+    tsr = pipe.stage_of_type("temporal_sr")
     if tsr is not None:
         st = pipe.stages[tsr]
         o, i = st.output_spec, st.input_spec["video"]
         factor = o.frames // i.frames
-        truth = _real(combos, o, seed=21)
+        truth = real_clips(combos, o, seed=21)
         low = Video(tensor=st.input_from_truth(truth).contiguous(), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
@@ -293,11 +291,11 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
                               "psnr": psnr(learned, truth, mask=missing), "ssim": ssim(learned, truth, mask=missing),
                               "blend_psnr": psnr(blend, truth, mask=missing),
                               "blend_ssim": ssim(blend, truth, mask=missing)}
-    ssr = _stage_of_type(pipe, "spatial_sr")
+    ssr = pipe.stage_of_type("spatial_sr")
     if ssr is not None:
         st = pipe.stages[ssr]
         o, i = st.output_spec, st.input_spec["video"]
-        truth = _real(combos, o, seed=22)
+        truth = real_clips(combos, o, seed=22)
         low = Video(tensor=st.input_from_truth(truth).clamp(-1, 1), spec=i)
         with torch.inference_mode():
             learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
