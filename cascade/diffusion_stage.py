@@ -70,6 +70,11 @@ class SuperResolutionConfig(DiffusionStageConfig):
     width: int = 32  # input width
     channels: int = 3
     space: Literal["pixel", "latent"] = "pixel"
+    # Imagen Video §2.5-2.6 noise conditioning augmentation: training draws a level uniformly in
+    # [0, max_aug_level] and noises the input with it; sampling uses the fixed sample_aug_level; the level is
+    # given to the network. 0 and 0: no augmentation, and no level embedding in the network.
+    max_aug_level: float = Field(default=0.0, ge=0, le=1)
+    sample_aug_level: float = Field(default=0.0, ge=0, le=1)
 
     @property
     def has_weights(self) -> bool:

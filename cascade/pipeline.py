@@ -123,15 +123,28 @@ class CascadePipeline:
 
     def run(self, prompt: str | list[str], *, seed: int = 0, steps: int | Mapping[str, int] | None = None,
             guidance: float | Mapping[str, float] | None = None, device=None, dtype=None,
-            progress: bool = True, until: str | None = None) -> dict[str, Any]:
-        """Run the graph in order and return every stage's output by name (stop after `until`)."""
+            progress: bool = True, until: str | None = None,
+            given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run the graph in order and return every stage's output by name (stop after `until`).
+
+        given: outputs already computed, by stage name (e.g. from an earlier run with the same prompts and
+        seed); those stages are not run again, so one upstream render can feed several downstream variants.
+        """
         prompts = check_prompts(prompt)
         check_sampling_args(steps, guidance)
         if device is not None or dtype is not None:
             self.to(device, dtype)
-        outputs: dict[str, Any] = {}
+        unknown = sorted(set(given or ()) - set(self.graph.order))
+        if unknown:
+            raise CascadeError(f"given outputs for {', '.join(unknown)}, which this cascade has no stage for")
+        outputs: dict[str, Any] = dict(given or {})
         self.last_timings = {}
         for i, name in enumerate(self.graph.order):
+            if name in outputs:
+                check_payload(self.stages[name].output_spec, outputs[name], name)
+                if name == until:
+                    break
+                continue
             stage = self.stages[name]
             inputs = {inp: prompts for inp, spec in stage.input_spec.items() if isinstance(spec, PromptSpec)}
             inputs.update({e.input: outputs[e.src] for e in self.graph.edges if e.dst == name})

@@ -17,6 +17,7 @@ from cascade.diffusion import (
     cfg,
     diffusion_loss,
     dynamic_threshold,
+    frame_jitter,
     make_sampler,
     make_scheduler_config,
     masked_mean,
@@ -390,6 +391,21 @@ def test_sample_aug_level():
     lv = sample_aug_level(1000, 0.4, gen(0))
     assert lv.shape == (1000,) and lv.min() >= 0 and lv.max() <= 0.4 and lv.max() > 0.35
     assert torch.equal(lv, sample_aug_level(1000, 0.4, gen(0)))
+
+
+def test_frame_jitter_is_per_frame_smooth_and_seeded():
+    x = torch.zeros(64, 3, 6, 16, 16)
+    assert torch.equal(frame_jitter(x, 0.0, gen()), x)
+    y = frame_jitter(x, 0.1, gen(1))
+    assert torch.equal(y, frame_jitter(x, 0.1, gen(1))) and y.shape == x.shape
+    means = y.mean(dim=(3, 4))  # (B, C, F): every frame and channel moved on its own
+    assert means.std(dim=2).mean() > 0.02
+    per_clip = y.flatten(1).std(1)
+    assert per_clip.max() < 0.25 and per_clip.min() < per_clip.max() / 4  # std drawn per clip in [0, 0.1]
+    neighbour = (y[..., 1:] - y[..., :-1]).abs().mean()
+    assert neighbour < 0.3 * y.abs().mean()  # low frequency: flicker, not grain (iid noise: 1.4)
+    with pytest.raises(ValueError):
+        frame_jitter(x, -0.1, gen())
 
 
 # -- integration with the stage runtime -------------------------------------------------------------

@@ -167,3 +167,19 @@ def test_video_stages_in_run_order():
     assert make_fake_pipeline(tsr=False).video_stages() == ["base", "ssr"]
     assert make_fake_pipeline().stage_of_type("spatial_sr") == "ssr"
     assert make_fake_pipeline(tsr=False).stage_of_type("temporal_sr") is None
+
+
+def test_run_from_given_outputs_skips_those_stages():
+    pipe = make_fake_pipeline()
+    full = pipe.run(["a red circle"], seed=2)
+    upstream = pipe.run(["a red circle"], seed=2, until="tsr")
+    assert set(upstream) == {"text", "base", "tsr"}
+    rest = pipe.run(["a red circle"], seed=2, given=upstream)
+    assert set(pipe.last_timings) == {"ssr"}  # only the missing stage ran
+    assert torch.equal(rest["ssr"].tensor, full["ssr"].tensor)
+    swapped = dict(upstream, tsr=type(upstream["tsr"])(tensor=-upstream["tsr"].tensor, spec=upstream["tsr"].spec))
+    assert not torch.equal(pipe.run(["a red circle"], seed=2, given=swapped)["ssr"].tensor, full["ssr"].tensor)
+    with pytest.raises(CascadeError, match="no stage for"):
+        pipe.run(["a red circle"], given={"prior": upstream["base"]})
+    with pytest.raises(CascadeError):
+        pipe.run(["a red circle"], given={"base": upstream["tsr"]})  # 8 frames where base declares 4

@@ -56,6 +56,33 @@ def test_tsr_conditioning_from_truth_drops_frames():
     assert not torch.allclose(cond[:, :3, 1::2], truth[:, :, 1::2])  # dropped frames are not leaked
 
 
+def test_tsr_cleaning_mode_redraws_every_frame_from_its_degraded_input():
+    """max_aug_level / frame_jitter: training degrades the whole input (noise, per-frame colour wobble) and the
+    residual is taken against the blend of that degraded input, so the stage learns to clean it; sampling
+    pastes no known frames, and an untrained stage at sample level 0 is exactly the blend."""
+    st = tiny(TemporalSRStage, residual=True, prediction="sample", max_aug_level=0.2, frame_jitter=0.05)
+    assert st.network.aug_embed is not None and tiny(TemporalSRStage).network.aug_embed is None
+    truth = torch.rand(2, 3, 8, 8, 8) * 2 - 1
+    cond = st.condition_from_truth(truth, torch.Generator().manual_seed(0))
+    assert cond["cond"].shape == (2, 4, 8, 8, 8) and (cond["aug_level"] <= 0.2).all()
+    assert not torch.allclose(cond["cond"][:, :3, ::2], truth[:, :, ::2], atol=1e-3)  # given frames degraded
+    base = st.residual_base_from_truth(truth, cond)
+    assert torch.equal(base, cond["cond"][:, :3]) and not torch.allclose(base, st.estimate_from_truth(truth))
+    loss = st.training_loss(None, truth, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
+    torch.testing.assert_close(loss, ((truth - base) ** 2).flatten(1).mean(1))  # fresh net: residual = damage
+    spec = st.input_spec["video"]
+    inputs = {"video": Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width) * 2 - 1, spec=spec)}
+    cond, extra = st.condition_from_inputs(inputs, torch.Generator().manual_seed(0))
+    assert extra == {} and torch.equal(cond["aug_level"], torch.zeros(2))
+    out = st(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    torch.testing.assert_close(out, st.estimate_from_inputs(inputs).clamp(-1, 1), rtol=0, atol=1e-5)
+    with torch.no_grad():
+        for p in st.network.parameters():
+            p.add_(0.05)
+    moved = st(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
+    assert not torch.allclose(moved[:, :, ::2], inputs["video"].tensor, atol=1e-3)  # given frames re-drawn
+
+
 def test_ssr_output_spec_and_aug_conditioning():
     st = tiny(SpatialSRStage)
     spec = st.input_spec["video"]

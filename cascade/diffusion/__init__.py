@@ -1,6 +1,6 @@
 """Diffusion math shared by every learned stage: schedule, denoiser, loss, guidance, samplers, augmentation."""
 
-from cascade.diffusion.augment import noise_augment, sample_aug_level
+from cascade.diffusion.augment import frame_jitter, noise_augment, sample_aug_level
 from cascade.diffusion.denoiser import Denoiser
 from cascade.diffusion.guidance import cfg, dynamic_threshold, oscillating_scale
 from cascade.diffusion.loss import diffusion_loss, masked_mean, min_snr_weight
@@ -14,6 +14,7 @@ __all__ = [
     "cfg",
     "diffusion_loss",
     "dynamic_threshold",
+    "frame_jitter",
     "make_sampler",
     "make_scheduler_config",
     "masked_mean",

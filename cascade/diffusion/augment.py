@@ -41,3 +41,27 @@ def sample_aug_level(batch: int, max_level: float, generator: torch.Generator | 
         raise ValueError(f"max_level must be in [0, 1], got {max_level}")
     device = generator.device if generator is not None else torch.device("cpu")
     return torch.rand(batch, generator=generator, device=device) * max_level
+
+
+def frame_jitter(x: torch.Tensor, max_std: float, generator: torch.Generator | None = None, *,
+                 grid: int = 4) -> torch.Tensor:
+    """Independent low-frequency colour wobble per frame: the flicker a base stage leaves between frames.
+
+    x: (B, C, F, H, W). Each frame and channel gets a constant offset plus a smooth field (a `grid` x `grid`
+    Gaussian field, bilinearly upsampled), both with standard deviation s, s uniform in [0, max_std] per
+    sample. A temporal stage trained to map jittered inputs to the real clip learns to remove such flicker
+    (the aim of Video LDM's temporally fine-tuned decoder); max_std 0 returns x unchanged.
+    """
+    if max_std < 0:
+        raise ValueError(f"max_std must be >= 0, got {max_std}")
+    if max_std == 0:
+        return x
+    b, c, f, h, w = x.shape
+    device = generator.device if generator is not None else x.device
+    std = torch.rand(b, generator=generator, device=device) * max_std  # (B,)
+    offset = torch.randn(b, c, f, 1, 1, generator=generator, device=device)
+    field = torch.randn(b * f, c, grid, grid, generator=generator, device=device)
+    field = torch.nn.functional.interpolate(field, size=(h, w), mode="bilinear", align_corners=False)
+    field = field.view(b, f, c, h, w).transpose(1, 2)  # (B, C, F, H, W)
+    jitter = (offset + field) * std.view(b, 1, 1, 1, 1)
+    return x + jitter.to(x.device, x.dtype)

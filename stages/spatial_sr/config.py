@@ -13,8 +13,8 @@ from cascade.types import VideoSpec
 class SpatialSRConfig(SuperResolutionConfig):
     type: Literal["spatial_sr"] = "spatial_sr"
     mode: Literal["learned", "bicubic"] = "learned"  # bicubic: the training-free baseline
-    max_aug_level: float = Field(default=0.3, ge=0, le=1)  # Imagen Video noise conditioning, training range
-    sample_aug_level: float = Field(default=0.1, ge=0, le=1)  # fixed level at sampling
+    max_aug_level: float = Field(default=0.3, ge=0, le=1)  # noise conditioning (SuperResolutionConfig), on by default
+    sample_aug_level: float = Field(default=0.1, ge=0, le=1)
     # Residual mode: add the network's output to the bicubic upsampling of the noise-augmented input (the same
     # video the network is conditioned on), so it learns to remove that noise and, at sampling, the base stage's
     # artefacts; "bicubic" adds it to the clean input's upsampling, which passes those artefacts straight through.

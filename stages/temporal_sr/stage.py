@@ -20,32 +20,65 @@ class TemporalSRStage(DiffusionStage):
             BaseStage.__init__(self, config)
             return
         self.cond_channels = config.channels + 1  # upsampled video + known-frame mask channel
+        self.uses_aug_level = config.max_aug_level > 0
         super().__init__(config)
 
-    def _condition(self, low: torch.Tensor) -> tuple[dict, dict]:
+    def _condition(self, low: torch.Tensor, level: torch.Tensor | None, generator, *,
+                   jitter: float = 0.0) -> tuple[dict, dict]:
+        from cascade.diffusion import frame_jitter, noise_augment
+
         k = self.config.factor
         b, c, f, h, w = low.shape  # (B, C, F, H, W) at the input fps
+        low = frame_jitter(low, jitter, generator)  # training only: the flicker a base stage leaves
+        if level is not None:
+            low = noise_augment(low, level, generator)  # Imagen Video §2.6: noise conditioning augmentation
         up = interpolate_frames(low, k)  # Imagen Video: channel-concatenate the upsampled lower-stage video
         mask = known_frame_mask(f, k, device=low.device).to(low.dtype).view(1, 1, f * k, 1, 1)
         mask = mask.expand(b, 1, f * k, h, w)  # Make-A-Video §3.3: mask channel marks the given frames
+        cond = {"cond": torch.cat([up, mask], dim=1)}
+        if level is not None:
+            cond["aug_level"] = level
+        if self.config.cleans_input:
+            return cond, {}  # the given frames are re-drawn too, cleaned of what the degradation taught
         known = torch.zeros_like(up)
         known[:, :, ::k] = low
-        return {"cond": torch.cat([up, mask], dim=1)}, {"known": known, "known_mask": mask.expand_as(up) > 0.5}
+        return cond, {"known": known, "known_mask": mask.expand_as(up) > 0.5}
+
+    def _sampling_level(self, batch: int) -> torch.Tensor | None:
+        if not self.uses_aug_level:
+            return None
+        return torch.full((batch,), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
 
     def input_from_truth(self, video):
         return subsample_frames(video, self.config.factor)  # frames dropped from real clips
 
     def condition_from_truth(self, video, generator):
-        return self._condition(self.input_from_truth(video))[0]
+        from cascade.diffusion import sample_aug_level
+
+        cfg: TemporalSRConfig = self.config
+        level = None
+        if self.uses_aug_level:
+            level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
+        return self._condition(self.input_from_truth(video), level, generator, jitter=cfg.frame_jitter)[0]
 
     def condition_from_inputs(self, inputs, generator=None):
-        return self._condition(inputs["video"].tensor.to(self.device, self.dtype))
+        low = inputs["video"].tensor.to(self.device, self.dtype)
+        return self._condition(low, self._sampling_level(low.shape[0]), generator)
 
     def estimate_from_truth(self, video):
         return interpolate_frames(self.input_from_truth(video), self.config.factor)
 
     def estimate_from_inputs(self, inputs):
         return interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
+
+    def residual_base_from_truth(self, video, cond):
+        """Cleaning mode: the blend of the degraded input the network sees, so it learns to remove the damage."""
+        c = self.config.channels
+        return cond["cond"][:, :c] if self.config.cleans_input else self.estimate_from_truth(video)
+
+    def residual_base_from_inputs(self, inputs, cond):
+        c = self.config.channels
+        return cond["cond"][:, :c] if self.config.cleans_input else self.estimate_from_inputs(inputs)
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if self.config.mode == "blend":
