@@ -205,6 +205,38 @@ class DiffusionStage(BaseStage):
         return Video(tensor=x.clamp(-1, 1), spec=self.output_spec)
 
 
+class SuperResolutionStage(DiffusionStage):
+    """What the temporal and spatial SR stages share: a training-free baseline mode that builds no network
+    (`estimate_from_inputs` is its output), and noise conditioning augmentation levels (Imagen Video §2.5-2.6):
+    the network gets a level embedding exactly when the config trains with augmentation."""
+
+    def __init__(self, config: SuperResolutionConfig):
+        if not config.has_weights:
+            BaseStage.__init__(self, config)
+            return
+        self.uses_aug_level = config.max_aug_level > 0
+        super().__init__(config)
+
+    def training_aug_level(self, video: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+        """(B,) levels uniform in [0, max_aug_level] for a training batch; None without augmentation."""
+        from cascade.diffusion import sample_aug_level
+
+        if not self.uses_aug_level:
+            return None
+        return sample_aug_level(video.shape[0], self.config.max_aug_level, generator).to(video.device, video.dtype)
+
+    def sampling_aug_level(self, batch: int) -> torch.Tensor | None:
+        """(B,) copies of the fixed sample_aug_level; None without augmentation."""
+        if not self.uses_aug_level:
+            return None
+        return torch.full((batch,), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
+
+    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
+        if not self.config.has_weights:
+            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
+        return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)
+
+
 def _batch_size(inputs: Mapping[str, Any]) -> int:
     for v in inputs.values():
         if isinstance(v, (Video, TextEmbedding)):

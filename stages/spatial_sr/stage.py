@@ -5,44 +5,33 @@ from __future__ import annotations
 
 import torch
 
-from cascade.diffusion_stage import DiffusionStage
-from cascade.stage import BaseStage
-from cascade.types import Video
+from cascade.diffusion_stage import SuperResolutionStage
 from cascade.video_ops import resize_frames
 from stages.spatial_sr.config import SpatialSRConfig
 
 
-class SpatialSRStage(DiffusionStage):
+class SpatialSRStage(SuperResolutionStage):
     config_class = SpatialSRConfig
-    uses_aug_level = True
 
     def __init__(self, config: SpatialSRConfig):
-        if config.mode == "bicubic":
-            BaseStage.__init__(self, config)
-            return
         self.cond_channels = config.channels  # the bicubic-upsampled, noise-augmented low-res video
         super().__init__(config)
 
-    def _condition(self, low: torch.Tensor, level: torch.Tensor, generator) -> dict:
+    def _condition(self, low: torch.Tensor, level: torch.Tensor | None, generator) -> dict:
         from cascade.diffusion import noise_augment
 
         out = self.output_spec
+        if level is None:  # max_aug_level 0: no augmentation
+            return {"cond": resize_frames(low, out.height, out.width, mode="bicubic")}
         low = noise_augment(low, level, generator)  # Imagen Video §2.6: noise conditioning augmentation
-        up = resize_frames(low, out.height, out.width, mode="bicubic")  # (B, C, F, H, W) at output size
-        return {"cond": up, "aug_level": level}
+        return {"cond": resize_frames(low, out.height, out.width, mode="bicubic"), "aug_level": level}
 
     def condition_from_truth(self, video, generator):
-        from cascade.diffusion import sample_aug_level
-
-        cfg: SpatialSRConfig = self.config
-        low = self.input_from_truth(video)
-        level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
-        return self._condition(low, level, generator)
+        return self._condition(self.input_from_truth(video), self.training_aug_level(video, generator), generator)
 
     def condition_from_inputs(self, inputs, generator=None):
         low = inputs["video"].tensor.to(self.device, self.dtype)
-        level = torch.full((low.shape[0],), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
-        return self._condition(low, level, generator), {}
+        return self._condition(low, self.sampling_aug_level(low.shape[0]), generator), {}
 
     def input_from_truth(self, video):
         """Real clips area-downsampled to the input size."""
@@ -61,8 +50,3 @@ class SpatialSRStage(DiffusionStage):
     def estimate_from_inputs(self, inputs):
         out = self.output_spec
         return resize_frames(inputs["video"].tensor.to(self.device, self.dtype), out.height, out.width, mode="bicubic")
-
-    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
-        if self.config.mode == "bicubic":
-            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
-        return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)

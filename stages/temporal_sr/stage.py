@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import torch
 
-from cascade.diffusion_stage import DiffusionStage
-from cascade.stage import BaseStage
-from cascade.types import Video
+from cascade.diffusion_stage import SuperResolutionStage
 from cascade.video_ops import interpolate_frames, known_frame_mask, subsample_frames
 from stages.temporal_sr.config import TemporalSRConfig
 
 
-class TemporalSRStage(DiffusionStage):
+class TemporalSRStage(SuperResolutionStage):
     config_class = TemporalSRConfig
 
     def __init__(self, config: TemporalSRConfig):
-        if config.mode == "blend":
-            BaseStage.__init__(self, config)
-            return
         self.cond_channels = config.channels + 1  # upsampled video + known-frame mask channel
-        self.uses_aug_level = config.max_aug_level > 0
         super().__init__(config)
 
     def _condition(self, low: torch.Tensor, level: torch.Tensor | None, generator, *,
@@ -44,26 +38,16 @@ class TemporalSRStage(DiffusionStage):
         known[:, :, ::k] = low
         return cond, {"known": known, "known_mask": mask.expand_as(up) > 0.5}
 
-    def _sampling_level(self, batch: int) -> torch.Tensor | None:
-        if not self.uses_aug_level:
-            return None
-        return torch.full((batch,), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
-
     def input_from_truth(self, video):
         return subsample_frames(video, self.config.factor)  # frames dropped from real clips
 
     def condition_from_truth(self, video, generator):
-        from cascade.diffusion import sample_aug_level
-
-        cfg: TemporalSRConfig = self.config
-        level = None
-        if self.uses_aug_level:
-            level = sample_aug_level(video.shape[0], cfg.max_aug_level, generator).to(video.device, video.dtype)
-        return self._condition(self.input_from_truth(video), level, generator, jitter=cfg.frame_jitter)[0]
+        level = self.training_aug_level(video, generator)
+        return self._condition(self.input_from_truth(video), level, generator, jitter=self.config.frame_jitter)[0]
 
     def condition_from_inputs(self, inputs, generator=None):
         low = inputs["video"].tensor.to(self.device, self.dtype)
-        return self._condition(low, self._sampling_level(low.shape[0]), generator)
+        return self._condition(low, self.sampling_aug_level(low.shape[0]), generator)
 
     def estimate_from_truth(self, video):
         return interpolate_frames(self.input_from_truth(video), self.config.factor)
@@ -79,8 +63,3 @@ class TemporalSRStage(DiffusionStage):
     def residual_base_from_inputs(self, inputs, cond):
         c = self.config.channels
         return cond["cond"][:, :c] if self.config.cleans_input else self.estimate_from_inputs(inputs)
-
-    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
-        if self.config.mode == "blend":
-            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
-        return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)
