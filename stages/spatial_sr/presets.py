@@ -12,7 +12,8 @@ PRESETS = {
     # 2x2 patches: the U-Net runs at 32x32 / 16x16; parameter-free Latent-Shift temporal mixing. Trained on
     # levels 0-0.3 around the augmented input; sampled at level 0, the best of 0/0.05/0.1/0.2 on every measure
     # (scripts/sweep_aug_level.py: FSD, background noise, flicker, PSNR on real clips).
-    "default": SpatialSRConfig(residual=True, prediction="sample", sample_aug_level=0.0, network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
+    "default": SpatialSRConfig(residual=True, prediction="sample", sample_aug_level=0.0,
+                               network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                      attention_levels=(False, False), temporal_mixer="shift"),
                                sampling={"steps": 10, "guidance": 1.0}),
     "large": SpatialSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),

@@ -12,7 +12,8 @@ PRESETS = {
     # Cleaning mode: noise conditioning (levels 0-0.2) and per-frame colour jitter (std up to 0.06; the base
     # stage's frames wobble by ~0.027) teach it to remove the base stage's grain and flicker; sampled at level 0.
     "default": TemporalSRConfig(residual=True, prediction="sample", max_aug_level=0.2, frame_jitter=0.06,
-                                sample_aug_level=0.0, network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
+                                sample_aug_level=0.0,
+                                network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                       attention_levels=(False, False),
                                                       temporal_mixer="conv_attention"),
                                 sampling={"steps": 10, "guidance": 1.0, "sampler": "dpmsolver++"}),
