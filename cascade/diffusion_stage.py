@@ -80,6 +80,13 @@ class SuperResolutionConfig(DiffusionStageConfig):
     def has_weights(self) -> bool:
         return self.mode == "learned"
 
+    @property
+    def residual_on_condition(self) -> bool:
+        """Residual mode: add the network's output to the degraded, upsampled input it is conditioned on (so it
+        learns to undo the degradation) instead of the training-free estimate from the clean input. Subclasses
+        say when."""
+        return False
+
     def input_video_spec(self) -> VideoSpec:
         return VideoSpec(frames=self.frames, height=self.height, width=self.width, channels=self.channels,
                          fps=self.fps, space=self.space)
@@ -230,6 +237,20 @@ class SuperResolutionStage(DiffusionStage):
         if not self.uses_aug_level:
             return None
         return torch.full((batch,), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
+
+    def residual_base_from_truth(self, video, cond):
+        if self.config.residual_on_condition:
+            return self._conditioning_video(cond)
+        return self.estimate_from_truth(video)
+
+    def residual_base_from_inputs(self, inputs, cond):
+        if self.config.residual_on_condition:
+            return self._conditioning_video(cond)
+        return self.estimate_from_inputs(inputs)
+
+    def _conditioning_video(self, cond: dict) -> torch.Tensor:
+        """The upsampled (degraded) input video: the first channels of the network's conditioning."""
+        return cond["cond"][:, :self.output_spec.channels]
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         if not self.config.has_weights:

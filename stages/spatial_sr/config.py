@@ -20,6 +20,10 @@ class SpatialSRConfig(SuperResolutionConfig):
     # artefacts; "bicubic" adds it to the clean input's upsampling, which passes those artefacts straight through.
     residual_base: Literal["augmented", "bicubic"] = "augmented"
 
+    @property
+    def residual_on_condition(self) -> bool:
+        return self.residual_base == "augmented"
+
     def output_spec(self) -> VideoSpec:
         return self.input_video_spec().model_copy(update={"height": self.height * self.factor,
                                                           "width": self.width * self.factor})

@@ -41,12 +41,6 @@ class SpatialSRStage(SuperResolutionStage):
         out = self.output_spec
         return resize_frames(self.input_from_truth(video), out.height, out.width, mode="bicubic")
 
-    def residual_base_from_truth(self, video, cond):
-        return cond["cond"] if self.config.residual_base == "augmented" else self.estimate_from_truth(video)
-
-    def residual_base_from_inputs(self, inputs, cond):
-        return cond["cond"] if self.config.residual_base == "augmented" else self.estimate_from_inputs(inputs)
-
     def estimate_from_inputs(self, inputs):
         out = self.output_spec
         return resize_frames(inputs["video"].tensor.to(self.device, self.dtype), out.height, out.width, mode="bicubic")

@@ -24,6 +24,10 @@ class TemporalSRConfig(SuperResolutionConfig):
     def cleans_input(self) -> bool:
         return self.max_aug_level > 0 or self.frame_jitter > 0
 
+    @property
+    def residual_on_condition(self) -> bool:
+        return self.cleans_input  # the residual is taken against the blend of the degraded input
+
     def output_spec(self) -> VideoSpec:
         return self.input_video_spec().model_copy(update={"frames": self.frames * self.factor,
                                                           "fps": self.fps * self.factor})

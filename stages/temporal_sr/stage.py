@@ -54,12 +54,3 @@ class TemporalSRStage(SuperResolutionStage):
 
     def estimate_from_inputs(self, inputs):
         return interpolate_frames(inputs["video"].tensor.to(self.device, self.dtype), self.config.factor)
-
-    def residual_base_from_truth(self, video, cond):
-        """Cleaning mode: the blend of the degraded input the network sees, so it learns to remove the damage."""
-        c = self.config.channels
-        return cond["cond"][:, :c] if self.config.cleans_input else self.estimate_from_truth(video)
-
-    def residual_base_from_inputs(self, inputs, cond):
-        c = self.config.channels
-        return cond["cond"][:, :c] if self.config.cleans_input else self.estimate_from_inputs(inputs)
