@@ -113,6 +113,13 @@ class BaseStage:
         from cascade.io_utils import load_safetensors
 
         state = load_safetensors(path)
+        own = self.network.state_dict()
+        resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        if resized:
+            k = resized[0]
+            raise CascadeError(f"{path} does not match the {self.config.type} network: {len(resized)} tensors have "
+                               f"other shapes (first: {k}, {tuple(state[k].shape)} in the file, "
+                               f"{tuple(own[k].shape)} here); was it saved from another config?")
         missing, unexpected = self.network.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise CascadeError(f"{path} does not match the {self.config.type} network: "

@@ -212,6 +212,19 @@ def truth_fps(stage) -> float:
     return stage.output_spec.fps
 
 
+def init_weights(stage: DiffusionStage, folder: Path) -> None:
+    """Load a saved stage folder's weights into `stage` (fine-tuning); it must be the same stage type and network."""
+    from cascade.stage import CONFIG_NAME, WEIGHTS_NAME
+
+    if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
+        raise CascadeError(f"init_from: {folder} is not a stage folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    saved = json.loads((folder / CONFIG_NAME).read_text()).get("type")
+    if saved != stage.config.type:
+        raise CascadeError(f"init_from: {folder} holds a {saved} stage, not {stage.config.type}")
+    stage.load_weights(folder / WEIGHTS_NAME)
+    log.info("initialised %s from %s", stage.config.type, folder)
+
+
 def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTrainTask]:
     """Stage + task from a TrainConfig (stage type, preset, model overrides, data)."""
     from cascade.registry import get_stage_class
@@ -225,4 +238,6 @@ def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTr
     stage = cls(stage_cfg)
     if not isinstance(stage, DiffusionStage):
         raise CascadeError(f"stage type {train_config.stage} is not trainable")
+    if train_config.init_from:
+        init_weights(stage, Path(train_config.init_from))
     return stage, StageTrainTask(stage, train_config.data, preview_prompts=train_config.preview_prompts)

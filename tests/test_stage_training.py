@@ -44,3 +44,43 @@ def test_train_bad_config_field(tmp_path):
     assert r.exit_code == 2 and "unknown field 'network.widht'" in " ".join(r.output.split())
     r = runner.invoke(app, ["train", "temporal_sr", "--config", "configs/base_video/tiny.yaml", "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "trains stage 'base_video', not 'temporal_sr'" in " ".join(r.output.split())
+
+
+def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from cascade.errors import CascadeError
+    from cascade.stage_task import build_task
+    from cascade.training import apply_overrides, load_config
+
+    cfg = load_config("configs/base_video/tiny.yaml")
+    donor, _ = build_task(apply_overrides(cfg, ["seed=5"]))  # another seed: other random weights
+    donor.save_pretrained(tmp_path / "donor")
+    saved = load_file(str(tmp_path / "donor" / "model.safetensors"))
+    fresh, _ = build_task(cfg)
+    tuned, _ = build_task(apply_overrides(cfg, [f"init_from={tmp_path / 'donor'}"]))
+    state = tuned.network.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in saved.items())
+    assert not all(torch.equal(fresh.network.state_dict()[k], v) for k, v in saved.items())
+
+    # a run started from the folder trains on from it; --resume loads the run's own checkpoint instead
+    run = tmp_path / "run"
+    args = ["train", "base_video", "--config", "configs/base_video/tiny.yaml", "--out", str(run), "--device", "cpu",
+            "-q", "--set", f"init_from={tmp_path / 'donor'}"]
+    assert runner.invoke(app, args + ["--max-steps", "2"]).exit_code == 0
+    assert runner.invoke(app, args + ["--resume"]).exit_code == 0
+    straight = tmp_path / "straight"
+    args[args.index(str(run))] = str(straight)
+    assert runner.invoke(app, args).exit_code == 0
+    assert losses(run) == losses(straight) and sorted(losses(run)) == [1, 2, 3]
+
+    (tmp_path / "empty").mkdir()
+    ssr, _ = build_task(load_config("configs/spatial_sr/tiny.yaml"))
+    ssr.save_pretrained(tmp_path / "ssr")
+    default_base, _ = build_task(apply_overrides(cfg, ["preset=default"]))
+    default_base.save_pretrained(tmp_path / "big")
+    for folder, message in [("empty", "is not a stage folder"), ("ssr", "holds a spatial_sr stage, not base_video"),
+                            ("big", "does not match the base_video network")]:
+        with pytest.raises(CascadeError, match=message):
+            build_task(apply_overrides(cfg, [f"init_from={tmp_path / folder}"]))

@@ -36,6 +36,9 @@ class TrainConfig(BaseModel):
     stage: str
     preset: str = "default"
     model: dict[str, Any] = Field(default_factory=dict)  # overrides of the stage preset's config
+    # fine-tuning: a stage folder (config.json + model.safetensors) whose weights the run starts from instead of
+    # the seed's random init; a checkpoint in the run directory (--resume) still wins
+    init_from: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     batch_size: PositiveInt = 16  # per process and micro-step; global batch = batch_size * grad_accum * processes
