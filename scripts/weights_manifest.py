@@ -11,40 +11,28 @@ import torch
 from cascade.data.shapes import HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, SHAPE_WORDS, TRAIN_TEMPLATES
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
-
-
-def run_summary(run: Path) -> dict:
-    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()]
+training = {}
+for stage in ("base_video", "temporal_sr", "spatial_sr"):
+    metrics = runs / stage / "metrics.jsonl"
+    if not metrics.is_file():
+        continue
+    rows = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()]
     # the shipped weights are the EMA of the last complete checkpoint: report that step, not later log rows
-    ckpts = sorted((run / "checkpoints").glob("step_*/trainer_state.json"))
+    ckpts = sorted((runs / stage / "checkpoints").glob("step_*/trainer_state.json"))
     last = json.loads(ckpts[-1].read_text()) if ckpts else {}
     shipped = last.get("step", max((r["step"] for r in rows if r.get("event") == "train"), default=0))
     train = [r for r in rows if r.get("event") == "train" and r["step"] <= shipped]
     previews = [r for r in rows if r.get("event") == "preview" and r["step"] <= shipped]
-    cfg = json.loads((run / "config.json").read_text())
-    return {
+    cfg = json.loads((runs / stage / "config.json").read_text())
+    training[stage] = {
         "steps": shipped,
         "wall_s": round(last.get("wall", train[-1].get("wall", 0.0) if train else 0.0), 1),
         "final_loss": train[-1]["loss"] if train else None,
         "last_preview": previews[-1] if previews else None,
         "batch_size": cfg.get("batch_size"),
-        "optim": cfg.get("optim"),
-        "init_from": cfg.get("init_from"),
         "data": cfg.get("data"),
         "hardware": f"{platform.machine()} CPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
     }
-
-
-training = {}
-for stage in ("base_video", "temporal_sr", "spatial_sr"):
-    # a stage is its run, then any fine-tuning run started from that run's export (runs/<stage>_anneal)
-    phases = [run_summary(r) for r in (runs / stage, runs / f"{stage}_anneal") if (r / "metrics.jsonl").is_file()]
-    if not phases:
-        continue
-    training[stage] = dict(phases[-1], steps=sum(p["steps"] for p in phases),
-                           wall_s=round(sum(p["wall_s"] for p in phases), 1))
-    if len(phases) > 1:
-        training[stage]["phases"] = phases
 print(json.dumps({
     "data": {"kind": "shapes", "description": "procedural shapes: 6 colours x 3 shapes x 4 motions on a dark background"},
     "held_out": {"combinations": [list(c) for c in HELD_OUT], "templates": HELD_OUT_TEMPLATES,
