@@ -6,7 +6,7 @@ every training name of each shape) and asked for the shape of captions it never 
     never touches the evaluation's held-out names;
   - the evaluation's held-out-name prompts (`cascade eval`'s "unseen" cases: ball, disc, box, block, wedge, pyramid).
 Two read-outs: `tokens` scores every token state and takes a log-sum-exp over the caption (what a cross-attention
-model can do; on the shipped base stage it predicted `cascade eval`'s per-word shape accuracy to the clip), and
+model can do; for the shipped base stage it gave `cascade eval`'s per-word shape accuracy within one clip), and
 `pooled` reads the L2-normalised mean-pooled vector (what the sentence encoder was trained to make meaningful).
 
     python scripts/probe_text_encoder.py                      # the shipped SHAPE_WORDS
