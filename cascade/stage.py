@@ -134,7 +134,9 @@ class BaseStage:
             if self.network is not None and self.config.has_weights:
                 state = {k: v.detach().to("cpu", torch.float32).contiguous()
                          for k, v in self.network.state_dict().items()}
-                save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "stage": self.config.type})
+                # one metadata key: safetensors writes several in a random order, so the same weights would not
+                # give the same bytes (and sha256 in cascade.json) twice; the stage type is in config.json
+                save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
 
     def to(self, device=None, dtype=None) -> "BaseStage":
         if device is not None:
