@@ -218,7 +218,10 @@ def init_weights(stage: DiffusionStage, folder: Path) -> None:
 
     if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
         raise CascadeError(f"init_from: {folder} is not a stage folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    saved = json.loads((folder / CONFIG_NAME).read_text()).get("type")
+    try:
+        saved = json.loads((folder / CONFIG_NAME).read_text()).get("type")
+    except (json.JSONDecodeError, AttributeError):
+        raise CascadeError(f"init_from: {folder / CONFIG_NAME} is not a JSON object of stage settings") from None
     if saved != stage.config.type:
         raise CascadeError(f"init_from: {folder} holds a {saved} stage, not {stage.config.type}")
     stage.load_weights(folder / WEIGHTS_NAME)
