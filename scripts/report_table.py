@@ -23,7 +23,9 @@ print()
 f = r["fsd"]
 if "generated_vs_real" in f:
     print(f"Fréchet Shapes-video Distance (not FVD): generated vs real {f['generated_vs_real']:.1f}, "
-          f"real vs real {f['real_vs_real']:.1f} ({f['clips']} clips each)\n")
+          f"real vs real {f['real_vs_real']:.1f} ({f['clips']} clips each"
+          + (f"; four independent real sets: {f['real_vs_real_range'][0]:.1f}–{f['real_vs_real_range'][1]:.1f}"
+             if "real_vs_real_range" in f else "") + ")\n")
 ps = r["per_stage"]
 print(f"| stage on {ps['clips']} held-out real clips | PSNR dB | baseline PSNR dB | SSIM | baseline SSIM |\n|---|---|---|---|---|")
 if "temporal_sr" in ps:

@@ -67,6 +67,9 @@ def test_report_json_html_videos_and_sheets(tiny_report):
     t = saved["temporal"]  # generated and real clips measured alike; real shapes backgrounds are flat
     assert set(t["generated"]) == set(t["real"]) == {"temporal_change", "flicker", "background_noise"}
     assert t["real"]["background_noise"] < 0.5
+    fsd = saved["fsd"]  # the floor is one of the chance draws, and chance does move it
+    lo, hi = fsd["real_vs_real_range"]
+    assert lo <= fsd["real_vs_real"] <= hi and lo < hi and fsd["real_vs_real_std"] > 0
     ps = saved["per_stage"]
     # the baselines are computed on real clips: blend and bicubic are close to the truth, never perfect
     assert 20 < ps["temporal_sr"]["blend_psnr"] < 99 and 15 < ps["spatial_sr"]["bicubic_psnr"] < 99
