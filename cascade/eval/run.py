@@ -244,18 +244,17 @@ def _fsd(rows, finals, spec) -> dict:
     net = load_feature_net()
     n = len(finals)
     rng = np.random.default_rng(11)
-    combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_a = real_clips(combos, spec, seed=12)
-    combos_b = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-    real_b = real_clips(combos_b, spec, seed=13)
-    fa, fb, fg = (clip_features(net, x) for x in (real_a, real_b, frames_to_tensor(finals)))
-    # how far chance alone moves the distance at this many clips: real_a against further independent real sets
-    floor = [frechet_distance(fb, fa)]
-    for seed in (14, 15, 16):
-        more = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-        floor.append(frechet_distance(clip_features(net, real_clips(more, spec, seed=seed)), fa))
+
+    def real_features(seed: int) -> np.ndarray:  # n real clips of random combinations
+        combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
+        return clip_features(net, real_clips(combos, spec, seed=seed))
+
+    fa = real_features(12)
+    # the floor (real vs real, seed 13) and how far chance alone moves it at this many clips (seeds 14-16)
+    floor = [frechet_distance(real_features(seed), fa) for seed in (13, 14, 15, 16)]
     return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/features.py)",
-            "generated_vs_real": frechet_distance(fg, fa), "real_vs_real": floor[0],
+            "generated_vs_real": frechet_distance(clip_features(net, frames_to_tensor(finals)), fa),
+            "real_vs_real": floor[0],
             "real_vs_real_range": [min(floor), max(floor)], "real_vs_real_std": float(np.std(floor)),
             "clips": n, "feature_net_sha256": sha256_file(ASSET)}
 
