@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cascade.errors import CascadeError
 from cascade.graph import CascadeGraph
 from cascade.pipeline import CascadePipeline
 from cascade.registry import get_stage_class
+from cascade.stage import stage_type_of
 from cascade.types import TextSpec, VideoSpec
 
 
@@ -48,11 +48,7 @@ def load_stage(source: str | Path, name: str):
     cfg_path = Path(source) / "config.json"
     if not cfg_path.is_file():
         raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")
-    try:
-        stage_type = json.loads(cfg_path.read_text()).get("type")
-    except json.JSONDecodeError as e:
-        raise CascadeError(f"{cfg_path} is not valid JSON ({e.msg})") from None
-    return get_stage_class(stage_type).from_pretrained(source)
+    return get_stage_class(stage_type_of(source)).from_pretrained(source)
 
 
 def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:

@@ -61,6 +61,25 @@ class Stage(Protocol):
     def from_pretrained(cls, directory: str | Path, **kwargs) -> "Stage": ...
 
 
+def read_config_json(directory: str | Path) -> Any:
+    """The parsed config.json of a stage folder; one sentence when it is missing or not JSON."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise CascadeError(f"{path} is missing; every stage folder needs a config.json")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CascadeError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def stage_type_of(directory: str | Path) -> str | None:
+    """The `type` a stage folder's config.json names (None when it names none)."""
+    data = read_config_json(directory)
+    if not isinstance(data, dict):
+        raise CascadeError(f"{Path(directory) / CONFIG_NAME} is not a JSON object of stage settings")
+    return data.get("type")
+
+
 class BaseStage:
     """Shared plumbing: config.json + model.safetensors, device moves, parameter counts.
 
@@ -91,14 +110,7 @@ class BaseStage:
     # -- I/O --------------------------------------------------------------------------------
     @classmethod
     def load_config(cls, directory: str | Path) -> StageConfig:
-        path = Path(directory) / CONFIG_NAME
-        if not path.is_file():
-            raise CascadeError(f"{path} is missing; every stage folder needs a config.json")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise CascadeError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        return parse_config(cls.config_class, data, source=str(path))
+        return parse_config(cls.config_class, read_config_json(directory), source=str(Path(directory) / CONFIG_NAME))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, *, device: str | torch.device = "cpu",

@@ -214,14 +214,11 @@ def truth_fps(stage) -> float:
 
 def init_weights(stage: DiffusionStage, folder: Path) -> None:
     """Load a saved stage folder's weights into `stage` (fine-tuning); it must be the same stage type and network."""
-    from cascade.stage import CONFIG_NAME, WEIGHTS_NAME
+    from cascade.stage import CONFIG_NAME, WEIGHTS_NAME, stage_type_of
 
     if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
         raise CascadeError(f"init_from: {folder} is not a stage folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    try:
-        saved = json.loads((folder / CONFIG_NAME).read_text()).get("type")
-    except (json.JSONDecodeError, AttributeError):
-        raise CascadeError(f"init_from: {folder / CONFIG_NAME} is not a JSON object of stage settings") from None
+    saved = stage_type_of(folder)
     if saved != stage.config.type:
         raise CascadeError(f"init_from: {folder} holds a {saved} stage, not {stage.config.type}")
     stage.load_weights(folder / WEIGHTS_NAME)

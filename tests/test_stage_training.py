@@ -76,14 +76,16 @@ def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):
     assert losses(run) == losses(straight) and sorted(losses(run)) == [1, 2, 3]
 
     (tmp_path / "empty").mkdir()
-    (tmp_path / "corrupt").mkdir()
-    (tmp_path / "corrupt" / "config.json").write_text("{not json")
-    (tmp_path / "corrupt" / "model.safetensors").write_bytes(b"")
+    for folder, text in [("corrupt", "{not json"), ("list", "[]")]:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.json").write_text(text)
+        (tmp_path / folder / "model.safetensors").write_bytes(b"")
     ssr, _ = build_task(load_config("configs/spatial_sr/tiny.yaml"))
     ssr.save_pretrained(tmp_path / "ssr")
     default_base, _ = build_task(apply_overrides(cfg, ["preset=default"]))
     default_base.save_pretrained(tmp_path / "big")
-    for folder, message in [("empty", "is not a stage folder"), ("corrupt", "is not a JSON object"),
+    for folder, message in [("empty", "is not a stage folder"), ("corrupt", "is not valid JSON"),
+                            ("list", "is not a JSON object"),
                             ("ssr", "holds a spatial_sr stage, not base_video"),
                             ("big", "does not match the base_video network")]:
         with pytest.raises(CascadeError, match=message):
