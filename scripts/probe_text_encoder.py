@@ -71,8 +71,10 @@ def main() -> None:
     train = [(caption(c, s, m, t, w), SHAPES.index(s), w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES
              for w in words[s]]
     test = [(c["prompt"], SHAPES.index(c["target"][1]), c["shape_word"]) for c in shapes_cases(1) if "shape_word" in c]
-    tok_tr, mask_tr, pool_tr = encode([p for p, _, _ in train])
-    tok_te, mask_te, pool_te = encode([p for p, _, _ in test])
+    tokens_all, mask_all, pooled_all = encode([p for p, _, _ in train + test])  # one text encoder load
+    k = len(train)
+    tok_tr, mask_tr, pool_tr = tokens_all[:k], mask_all[:k], pooled_all[:k]
+    tok_te, mask_te, pool_te = tokens_all[k:], mask_all[k:], pooled_all[k:]
     y_tr, y_te = torch.tensor([y for _, y, _ in train]), torch.tensor([y for _, y, _ in test])
     w_tr, w_te = np.array([w for *_, w in train]), np.array([w for *_, w in test])
     report = {"train_captions": len(train), "words": words}
