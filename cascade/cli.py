@@ -86,10 +86,10 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
 def render(
     prompts: List[str] = typer.Argument(..., help="One or more prompts, e.g. \"a red circle moving left\"."),
     out: Path = typer.Option(Path("out.mp4"), "-o", "--out", help="Output file (one prompt) or directory (several)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Cascade weights directory [default: shipped weights/]."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
     seed: int = typer.Option(0, "--seed", help="Random seed; same seed and device give the same video."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps for every diffusion stage [default: each stage's own]."),
-    guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale [default: each stage's own]."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps for every diffusion stage.", show_default="each stage's own"),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale.", show_default="each stage's own"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, mps or auto."),
     dtype: str = typer.Option("auto", "--dtype", help="float32, bfloat16, float16 or auto (float32)."),
     fmt: Optional[Format] = typer.Option(None, "--format", help="Container: mp4 (H.264) or gif."),
@@ -132,7 +132,7 @@ def render(
 
 @app.command()
 def info(
-    weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory [default: shipped weights/]."),
+    weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
 ):
     """Print the stage graph: each stage, its type, input and output spec, parameter count."""
     _setup_logging(False, True)
@@ -280,7 +280,7 @@ def assemble(
 
 @app.command("eval")
 def eval_(
-    weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory [default: shipped weights/]."),
+    weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
     out: Path = typer.Option(..., "--out", help="Report directory: report.json, index.html, videos, contact sheets."),
     suite: str = typer.Option("shapes", "--suite", help="Built-in prompt suite: shapes (72 combinations x templates)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line instead of a suite."),
