@@ -11,6 +11,8 @@ model can do; for the shipped base stage it gave `cascade eval`'s per-word shape
 
     python scripts/probe_text_encoder.py                      # the shipped SHAPE_WORDS
     python scripts/probe_text_encoder.py --words words.json   # a candidate {"circle": [...], ...} name list
+    python scripts/probe_text_encoder.py --layers 1 2 3 4 5 6 # the mean of those hidden layers' states instead of
+                                                              # the last layer's (0 = the word embeddings)
 """
 
 from __future__ import annotations
@@ -29,14 +31,28 @@ from cascade.data.shapes import SHAPE_WORDS, SHAPES, TRAIN_COMBOS, TRAIN_TEMPLAT
 from cascade.eval.run import shapes_cases  # noqa: E402
 
 
-def encode(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def encode(prompts: list[str], layers: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token states, mask and pooled vector as the text_encoder stage makes them, or, with `layers`, from the mean
+    of those hidden layers' states (same tokenisation, mean pooling and L2 norm)."""
     from stages.text_encoder.presets import PRESETS
     from stages.text_encoder.stage import TextEncoderStage
 
     stage = TextEncoderStage(PRESETS["default"])
-    parts = [stage.encode(prompts[i:i + 512], cache=False) for i in range(0, len(prompts), 512)]
-    return (torch.cat([p.tokens for p in parts]).float(), torch.cat([p.mask for p in parts]),
-            torch.cat([p.pooled for p in parts]).float())
+    if not layers:
+        parts = [stage.encode(prompts[i:i + 512], cache=False) for i in range(0, len(prompts), 512)]
+        return (torch.cat([p.tokens for p in parts]).float(), torch.cat([p.mask for p in parts]),
+                torch.cat([p.pooled for p in parts]).float())
+    tokens, masks = [], []
+    with torch.inference_mode():
+        for i in range(0, len(prompts), 512):
+            batch = stage.tokenizer(prompts[i:i + 512], padding="max_length", truncation=True,
+                                    max_length=stage.config.max_length, return_tensors="pt")
+            hidden = stage.network(**batch, output_hidden_states=True).hidden_states
+            tokens.append(torch.stack([hidden[k] for k in layers]).mean(0).float())
+            masks.append(batch["attention_mask"].bool())
+    tokens, mask = torch.cat(tokens), torch.cat(masks)
+    m = mask[..., None].float()
+    return tokens, mask, torch.nn.functional.normalize((tokens * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)
 
 
 class Readout(torch.nn.Module):
@@ -64,6 +80,8 @@ def fit(x, mask, y, tokens: bool, steps: int = 200) -> Readout:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--words", type=Path, help="JSON {shape: [names]} to train on instead of SHAPE_WORDS")
+    ap.add_argument("--layers", type=int, nargs="+", help="read the mean of these hidden layers (0-6; default: the "
+                    "last layer, as the stage does)")
     args = ap.parse_args()
     words = json.loads(args.words.read_text()) if args.words else SHAPE_WORDS
     torch.set_num_threads(min(torch.get_num_threads(), 2))
@@ -71,13 +89,13 @@ def main() -> None:
     train = [(caption(c, s, m, t, w), SHAPES.index(s), w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES
              for w in words[s]]
     test = [(c["prompt"], SHAPES.index(c["target"][1]), c["shape_word"]) for c in shapes_cases(1) if "shape_word" in c]
-    tokens_all, mask_all, pooled_all = encode([p for p, _, _ in train + test])  # one text encoder load
+    tokens_all, mask_all, pooled_all = encode([p for p, _, _ in train + test], args.layers)  # one text encoder load
     k = len(train)
     tok_tr, mask_tr, pool_tr = tokens_all[:k], mask_all[:k], pooled_all[:k]
     tok_te, mask_te, pool_te = tokens_all[k:], mask_all[k:], pooled_all[k:]
     y_tr, y_te = torch.tensor([y for _, y, _ in train]), torch.tensor([y for _, y, _ in test])
     w_tr, w_te = np.array([w for *_, w in train]), np.array([w for *_, w in test])
-    report = {"train_captions": len(train), "words": words}
+    report = {"train_captions": len(train), "words": words, "layers": args.layers or "last"}
     for name, x_tr, x_te in (("tokens", tok_tr, tok_te), ("pooled", pool_tr, pool_te)):
         tokens = name == "tokens"
         lowo = {}
