@@ -14,13 +14,14 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cascade.errors import CascadeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Cascaded text-to-video diffusion: render with shipped weights, train each stage, evaluate.")
-console = Console(stderr=True)
-out_console = Console()
+console = Console(stderr=True, markup=False)  # messages carry paths and prompts: "[x]" must print as written
+out_console = Console(markup=False)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
@@ -45,7 +46,7 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("error:", "bold red"), " ", msg), highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -170,7 +171,9 @@ def data_shapes(
     _setup_logging(False, quiet)
     try:
         from cascade.data import write_shapes_dataset
+        from cascade.io_utils import check_writable_dir
 
+        check_writable_dir(out)
         if out.exists() and any(out.iterdir()):
             raise CascadeError(f"{out} exists and is not empty; pass a new --out directory")
         summary = write_shapes_dataset(out, clips, frames=frames, size=size, fps=fps, seed=seed, progress=not quiet)
@@ -199,9 +202,17 @@ def train(
     _setup_logging(verbose, quiet)
     logging.getLogger("cascade").setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
+        from cascade.diffusion_stage import DiffusionStage
+        from cascade.io_utils import check_writable_dir
+        from cascade.registry import available_stages, get_stage_class
         from cascade.stage_task import build_task
         from cascade.training import Trainer, apply_overrides, load_config
 
+        if not issubclass(get_stage_class(stage), DiffusionStage):  # an unknown name says which types exist
+            trainable = [n for n in available_stages() if issubclass(get_stage_class(n), DiffusionStage)]
+            raise CascadeError(f"stage type '{stage}' has nothing to train (it is frozen); trainable: "
+                               f"{', '.join(trainable)}")
+        check_writable_dir(out)
         cfg = load_config(config)
         sets = list(overrides)
         if seed is not None:
@@ -242,6 +253,9 @@ def export(
         from cascade.stage_task import build_task
         from cascade.training import export_run, load_config
 
+        from cascade.io_utils import check_writable_dir
+
+        check_writable_dir(stage_dir)
         cfg_path = run_dir / "config.json"
         if not cfg_path.is_file():
             raise CascadeError(f"{cfg_path} is missing; is {run_dir} a training run directory?")
@@ -264,7 +278,9 @@ def assemble(
         import json
 
         from cascade.assemble import assemble as assemble_dirs
+        from cascade.io_utils import check_writable_dir
 
+        check_writable_dir(out)
         pairs = {}
         for item in stages:
             name, sep, d = item.partition("=")

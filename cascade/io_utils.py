@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cascade.errors import CascadeError
 
@@ -50,13 +50,28 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temp directory beside `path`; on success it replaces `path` (old one removed)."""
+def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: False) -> Iterator[Path]:
+    """Yield a temp directory beside `path`; on success it replaces `path` (old one removed).
+
+    An existing `path` is replaced only when the new directory rewrites everything in it, entries whose name
+    `ours` accepts aside: a folder that holds anything else (a training run, a README, someone's notes) is
+    refused with nothing written or removed.
+    """
     path = Path(path)
+    if not path.name or path.name in (".", ".."):
+        raise CascadeError(f"'{path}' names no folder to write; give a folder name such as out/weights")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        if path.is_dir():
+            foreign = sorted(e.name for e in path.iterdir() if not (tmp / e.name).exists() and not ours(e.name))
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+                raise CascadeError(f"{path} already holds {shown}, which this write would delete; choose a new or "
+                                   f"empty folder, or move those out first (nothing was written)")
+        elif path.exists():
+            raise CascadeError(f"{path} is a file, not a folder; choose another name (nothing was written)")
         mask = _umask()
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700 directories
         for f in tmp.rglob("*"):  # and safetensors writes 0600 files
@@ -72,6 +87,28 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable_dir(path: str | Path) -> None:
+    """Raise one sentence if `path` (a file or folder to be written) cannot be created, before any compute is spent.
+
+    atomic_path/atomic_dir create their temp beside `path`, so its nearest existing ancestor must take a file.
+    """
+    path = Path(path)
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CascadeError(f"cannot write {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CascadeError(f"cannot write {path}: {existing} is not writable")
+    try:  # os.access is not enough (root, read-only mounts, ACLs): really create and remove a file
+        fd, probe = tempfile.mkstemp(prefix=".cascade-write-check.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        reason = "it does not take new files" if isinstance(e, FileNotFoundError) else (e.strerror or str(e))
+        raise CascadeError(f"cannot write {path}: {existing} is not writable ({reason})") from None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

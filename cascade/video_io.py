@@ -8,14 +8,13 @@ import math
 import os
 import re
 import struct
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from cascade.errors import CascadeError
-from cascade.io_utils import atomic_dir, atomic_path
+from cascade.io_utils import atomic_dir, atomic_path, check_writable_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +60,7 @@ def check_writable(path: str | Path) -> None:
         raise _unsupported(path)
     if _is_frames_dir(path):
         _check_frames_dir_target(path)
-    # atomic_path/atomic_dir create their temp beside `path`, so its nearest existing ancestor must take a file
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise CascadeError(f"cannot write {path}: {existing} is a file, not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise CascadeError(f"cannot write {path}: {existing} is not writable")
-    try:  # os.access is not enough (root, read-only mounts, ACLs): really create and remove a file
-        fd, probe = tempfile.mkstemp(prefix=".cascade-write-check.", dir=existing)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise CascadeError(f"cannot write {path}: {existing} is not writable ({e.strerror or e})") from None
+    check_writable_dir(path)
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int = 18) -> Path:
@@ -176,7 +162,7 @@ def _write_gif(path: Path, frames: np.ndarray, fps: float) -> None:
 def _write_png_dir(path: Path, frames: np.ndarray) -> None:
     from PIL import Image
 
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, ours=lambda name: bool(FRAME_NAME.fullmatch(name))) as tmp:
         for i, fr in enumerate(frames):  # fr: (H, W, 3)
             Image.fromarray(fr).save(tmp / f"frame_{i:04d}.png")
         _public_mode(tmp)

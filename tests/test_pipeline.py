@@ -162,6 +162,31 @@ def test_saved_files_are_readable_by_others(tmp_path):
         assert stat.S_IMODE((tmp_path / "d" / name).stat().st_mode) == 0o644
 
 
+def test_save_pretrained_replaces_its_own_folder_but_never_deletes_other_files(tmp_path):
+    """`cascade assemble --out DIR` and save_pretrained used to replace DIR whatever it held."""
+    from pathlib import Path
+
+    pipe = make_fake_pipeline()
+    out = pipe.save_pretrained(tmp_path / "weights")
+    before = (out / "cascade.json").read_bytes()
+    pipe.save_pretrained(out)  # a cascade folder it wrote: replaced
+    assert (out / "cascade.json").read_bytes() == before
+    (out / "README.md").write_text("notes")
+    with pytest.raises(CascadeError, match=r"already holds README.md.*nothing was written"):
+        pipe.save_pretrained(out)
+    assert (out / "README.md").read_text() == "notes" and (out / "cascade.json").read_bytes() == before
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        (notes / name).write_text(name)
+    with pytest.raises(CascadeError, match=r"already holds a.txt, b.txt, c.txt and 1 more"):
+        pipe.save_pretrained(notes)
+    assert sorted(p.name for p in notes.iterdir()) == ["a.txt", "b.txt", "c.txt", "d.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    with pytest.raises(CascadeError, match="names no folder"):  # refused before anything is made
+        pipe.save_pretrained(Path("."))
+
+
 def test_video_stages_in_run_order():
     assert make_fake_pipeline().video_stages() == ["base", "tsr", "ssr"]  # the text stage's output is no video
     assert make_fake_pipeline(tsr=False).video_stages() == ["base", "ssr"]

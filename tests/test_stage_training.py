@@ -32,6 +32,12 @@ def test_train_resume_same_loss_and_export(tmp_path, stage):
     r = runner.invoke(app, ["export", str(split), "--stage-dir", str(tmp_path / "exported")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "exported" / "config.json").read_text())["type"] == stage
+    r = runner.invoke(app, ["export", str(split), "--stage-dir", str(tmp_path / "exported")])  # its own folder again
+    assert r.exit_code == 0, r.output
+    # a run folder is no stage folder: exporting over it used to delete its checkpoints and metrics
+    r = runner.invoke(app, ["export", str(split), "--stage-dir", str(split)])
+    assert r.exit_code == 2 and "already holds" in r.output and "nothing was written" in " ".join(r.output.split())
+    assert losses(split) == b and any((split / "checkpoints").iterdir())
 
 
 def test_train_bad_config_field(tmp_path):
@@ -44,6 +50,31 @@ def test_train_bad_config_field(tmp_path):
     assert r.exit_code == 2 and "unknown field 'network.widht'" in " ".join(r.output.split())
     r = runner.invoke(app, ["train", "temporal_sr", "--config", "configs/base_video/tiny.yaml", "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "trains stage 'base_video', not 'temporal_sr'" in " ".join(r.output.split())
+
+
+def test_every_command_that_writes_refuses_an_unwritable_place_in_one_sentence(tmp_path, monkeypatch):
+    """train, export, assemble and data shapes checked only render's output before: elsewhere a read-only
+    place gave a FileNotFoundError traceback (after training, for export at the end of a run)."""
+    def refuse(*a, **k):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr("cascade.io_utils.tempfile.mkstemp", refuse)
+    ro = tmp_path / "ro" / "x"
+    for args in (["train", "base_video", "--config", "configs/base_video/tiny.yaml", "--out", ro],
+                 ["export", tmp_path, "--stage-dir", ro], ["assemble", "--stage", "text_encoder=preset:tiny", "--out", ro],
+                 ["data", "shapes", "--out", ro, "--clips", "1"]):
+        r = runner.invoke(app, [str(a) for a in args])
+        assert r.exit_code == 2, (args, r.output)
+        assert f"cannot write {ro}: {tmp_path} is not writable (Read-only file system)" in " ".join(r.output.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_names_unknown_and_frozen_stages(tmp_path):
+    r = runner.invoke(app, ["train", "base_vid", "--config", "configs/base_video/tiny.yaml", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown stage type 'base_vid'" in r.output
+    r = runner.invoke(app, ["train", "text_encoder", "--config", "configs/base_video/tiny.yaml", "--out", str(tmp_path)])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "'text_encoder' has nothing to train" in out and "base_video" in out
 
 
 def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):

@@ -186,7 +186,7 @@ def test_check_writable_on_a_filesystem_that_refuses(tmp_path, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError(30, "Read-only file system")
 
-    monkeypatch.setattr(vio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr("cascade.io_utils.tempfile.mkstemp", refuse)
     with pytest.raises(CascadeError, match="not writable .*Read-only file system"):
         check_writable(tmp_path / "x.gif")
 
