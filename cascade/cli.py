@@ -311,8 +311,9 @@ def eval_(
     _setup_logging(False, quiet)
     try:
         from cascade.eval.run import evaluate
-        from cascade.pipeline import resolve_device
+        from cascade.pipeline import check_sampling_args, resolve_device
 
+        check_sampling_args(steps, guidance)
         dev = resolve_device(device)
         report = evaluate(weights or default_weights(), suite=suite, prompts_file=prompts, seeds=seeds, out_dir=out,
                           device=str(dev), steps=steps, guidance=guidance, progress=not quiet,

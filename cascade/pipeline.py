@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import zlib
 from pathlib import Path
@@ -190,10 +191,12 @@ def check_sampling_args(steps, guidance) -> None:
     for what, v in (("steps", steps), ("guidance", guidance)):
         values = v.values() if isinstance(v, Mapping) else [v]
         for x in values:
-            if x is not None and x < 0:
-                raise CascadeError(f"{what} must not be negative, got {x}")
-            if what == "steps" and x is not None and x == 0:
-                raise CascadeError("steps must be at least 1")
+            if x is None:
+                continue
+            if what == "steps" and not (math.isfinite(x) and x == int(x) and x >= 1):
+                raise CascadeError(f"steps must be a whole number of at least 1, got {x}")
+            if what == "guidance" and not (math.isfinite(x) and x >= 0):  # NaN passed `< 0` and gave black frames
+                raise CascadeError(f"guidance must be a finite number of at least 0, got {x}")
 
 
 def read_manifest(directory: Path) -> dict:

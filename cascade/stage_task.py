@@ -150,20 +150,24 @@ class StageTrainTask:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         with self._using(model) as stage:
-            if stage.config.text is not None and self.preview_prompts:
-                return self._preview_prompts(stage, out_dir)
+            if stage.config.text is not None:  # without preview_prompts: the captions of the preview clips
+                return self._preview_prompts(stage, out_dir, self.preview_prompts or self._preview_captions())
             return self._preview_reconstruction(stage, out_dir)
 
-    def _preview_prompts(self, stage, out_dir: Path) -> dict[str, float]:
+    def _preview_captions(self) -> list[str]:
+        ds = self.dataset()
+        return [ds.videos[len(ds) - 1 - i].get("caption", "") for i in range(min(self.data.num_preview_clips, len(ds)))]
+
+    def _preview_prompts(self, stage, out_dir: Path, prompts: list[str]) -> dict[str, float]:
         from cascade.types import Video
 
-        text = self.encode(self.preview_prompts).to(stage.device)
+        text = self.encode(prompts).to(stage.device)
         gen = torch.Generator(stage.device).manual_seed(0)
         video = stage({"text": text}, generator=gen, progress=False)
         metrics = {}
-        for i, p in enumerate(self.preview_prompts):
+        for i in range(len(prompts)):
             Video(tensor=video.tensor.float(), spec=video.spec).save(out_dir / f"{i:02d}.mp4", index=i)
-        (out_dir / "prompts.json").write_text(json.dumps(self.preview_prompts, indent=1))
+        (out_dir / "prompts.json").write_text(json.dumps(prompts, indent=1))
         try:
             from cascade.eval.probe import analyze_clip
             from cascade.eval.prompts import parse_prompt
@@ -171,7 +175,7 @@ class StageTrainTask:
             return metrics
         hits = {"colour": 0, "shape": 0, "motion": 0}
         n = 0
-        for i, p in enumerate(self.preview_prompts):
+        for i, p in enumerate(prompts):
             target = parse_prompt(p)
             if target is None:
                 continue

@@ -77,8 +77,11 @@ def test_same_seed_same_file(tmp_path, fake_weights):
 @pytest.mark.parametrize("args, message", [
     (["   "], "prompt is empty"),
     (["a red circle", "--device", "tpu9"], "unknown device"),
-    (["a red circle", "--steps", "-3"], "steps must not be negative"),
-    (["a red circle", "--guidance", "-1"], "guidance must not be negative"),
+    (["a red circle", "--steps", "-3"], "steps must be a whole number of at least 1, got -3"),
+    (["a red circle", "--steps", "0"], "steps must be a whole number of at least 1, got 0"),
+    (["a red circle", "--guidance", "-1"], "guidance must be a finite number of at least 0, got -1"),
+    (["a red circle", "--guidance", "nan"], "guidance must be a finite number of at least 0, got nan"),
+    (["a red circle", "--guidance", "inf"], "guidance must be a finite number of at least 0, got inf"),
     (["a red circle", "--dtype", "int4"], "unknown dtype"),
     (["a red circle", "-o", "{tmp}/clip.avi"], "unsupported output extension"),
     (["a red circle", "-o", "{tmp}"], "directory"),

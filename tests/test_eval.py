@@ -123,6 +123,20 @@ def test_frechet_distance_properties():
     assert frechet_distance(a, 2 * b) == pytest.approx(4 * (2 - 1) ** 2, rel=0.15)  # Tr(C1+C2-2sqrt) = 4*(1)^2
 
 
+def test_one_clip_evaluation_skips_the_frechet_distance(tmp_path):
+    """`cascade eval --max-prompts 1 --seeds 1` used to end in numpy's LinAlgError: one clip has no covariance."""
+    from test_stages import tiny_cascade
+
+    from cascade.eval.run import evaluate
+
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        frechet_distance(np.zeros((1, 4)), np.zeros((5, 4)))
+    report = evaluate(tiny_cascade(tmp_path), out_dir=tmp_path / "report", seeds=1, max_prompts=1, progress=False,
+                      shown=1, stage_clips=2)
+    assert "needs at least 2 clips" in report["fsd"]["skipped"]
+    assert "needs at least 2 clips" in (tmp_path / "report" / "index.html").read_text()
+
+
 def test_shipped_feature_net_classifies_real_clips():
     from cascade.eval.features import _real_batch, load_feature_net
 
@@ -155,3 +169,5 @@ def test_eval_cli_bad_inputs(tmp_path):
     (tmp_path / "file").write_text("x")
     r = CliRunner().invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "file")])
     assert r.exit_code == 2 and "is a file" in r.output
+    r = CliRunner().invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "rep"), "--guidance", "nan"])
+    assert r.exit_code == 2 and "greater than or equal to 0" in " ".join(r.output.split())  # click refuses nan

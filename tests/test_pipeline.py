@@ -112,10 +112,16 @@ def test_bad_call_arguments():
         pipe("   ")
     with pytest.raises(CascadeError, match="prompt is empty"):
         pipe([])
-    with pytest.raises(CascadeError, match="steps must not be negative"):
+    with pytest.raises(CascadeError, match="steps must be a whole number of at least 1"):
         pipe("a", steps=-1)
-    with pytest.raises(CascadeError, match="guidance must not be negative"):
+    with pytest.raises(CascadeError, match="steps must be a whole number of at least 1"):
+        pipe("a", steps=2.5)
+    with pytest.raises(CascadeError, match="guidance must be a finite number of at least 0"):
         pipe("a", guidance=-2.0)
+    with pytest.raises(CascadeError, match="guidance must be a finite number of at least 0"):  # gave black frames
+        pipe("a", guidance=float("nan"))
+    with pytest.raises(CascadeError, match="guidance must be a finite number"):
+        pipe("a", guidance={"base": float("inf")})
     with pytest.raises(CascadeError, match="unknown device 'gpu0'"):
         pipe("a", device="gpu0")
     with pytest.raises(CascadeError, match="unknown dtype"):

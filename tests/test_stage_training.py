@@ -40,6 +40,19 @@ def test_train_resume_same_loss_and_export(tmp_path, stage):
     assert losses(split) == b and any((split / "checkpoints").iterdir())
 
 
+def test_text_stage_without_preview_prompts_previews_data_captions(tmp_path):
+    """A base_video config without preview_prompts used to crash at its first preview (KeyError 'video', in the
+    SR stages' reconstruction preview), so the run never exported."""
+    cfg = tmp_path / "nopp.yaml"
+    cfg.write_text("".join(l for l in open("configs/base_video/tiny.yaml") if "preview_prompts" not in l))
+    r = runner.invoke(app, ["train", "base_video", "--config", str(cfg), "--out", str(tmp_path / "run"), "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "run" / "export" / "model.safetensors").is_file()
+    prompts = [json.loads(p.read_text()) for p in (tmp_path / "run" / "samples").rglob("prompts.json")]
+    assert prompts and all(p and all(isinstance(c, str) and c for c in p) for p in prompts)  # shapes captions
+    assert len(list((tmp_path / "run" / "samples").rglob("*.mp4"))) == sum(len(p) for p in prompts)
+
+
 def test_train_bad_config_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("stage: base_video\npreset: tiny\noptim: {lerning_rate: 1}\n")

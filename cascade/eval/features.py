@@ -107,6 +107,8 @@ def clip_features(net: ShapesFeatureNet, videos: torch.Tensor, batch: int = 64) 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + Tr(Ca + Cb - 2 (Ca Cb)^1/2) between Gaussian fits of two feature sets (N, D)."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"a Fréchet distance needs at least 2 samples a side, got {len(a)} and {len(b)}")
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     # (Ca Cb)^1/2 through the symmetric form Ca^1/2 Cb Ca^1/2, whose eigenvalues are real and >= 0

@@ -241,8 +241,10 @@ def _fsd(rows, finals, spec) -> dict:
 
     if not ASSET.exists():
         return {"skipped": f"feature network {ASSET} not found (python -m cascade.eval.features trains it)"}
-    net = load_feature_net()
     n = len(finals)
+    if n < 2:  # a covariance needs two samples
+        return {"skipped": f"the Fréchet distance needs at least 2 clips; this evaluation rendered {n}"}
+    net = load_feature_net()
     rng = np.random.default_rng(11)
 
     def real_features(seed: int) -> np.ndarray:  # n real clips of random combinations
