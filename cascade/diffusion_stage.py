@@ -7,6 +7,7 @@ from typing import Any, Literal, Mapping
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.errors import CascadeError
 from cascade.stage import BaseStage, StageConfig
 from cascade.types import TextEmbedding, TextSpec, Video, VideoSpec
 
@@ -117,9 +118,12 @@ class DiffusionStage(BaseStage):
         net = config.network.model_dump()
         net["channel_mults"] = tuple(net["channel_mults"])
         net["attention_levels"] = tuple(net["attention_levels"])
-        self.network = SpaceTimeUNet(in_channels=out.channels, cond_channels=self.cond_channels,
-                                     out_channels=out.channels, text_dim=config.text.dim if config.text else 384,
-                                     use_text=config.text is not None, use_aug_level=self.uses_aug_level, **net)
+        try:  # the network checks how its fields fit together (mixer name, heads per width, levels)
+            self.network = SpaceTimeUNet(in_channels=out.channels, cond_channels=self.cond_channels,
+                                         out_channels=out.channels, text_dim=config.text.dim if config.text else 384,
+                                         use_text=config.text is not None, use_aug_level=self.uses_aug_level, **net)
+        except ValueError as e:
+            raise CascadeError(f"{config.type} network settings do not fit together: {e}") from None
         self.schedule_config = make_scheduler_config(config.schedule, config.num_train_timesteps, config.prediction)
         self.denoiser = Denoiser(self.network, NoiseSchedule(self.schedule_config), prediction=config.prediction)
 

@@ -61,6 +61,11 @@ def test_train_bad_config_field(tmp_path):
     bad.write_text("stage: base_video\npreset: tiny\nmodel: {network: {widht: 3}}\n")
     r = runner.invoke(app, ["train", "base_video", "--config", str(bad), "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "unknown field 'network.widht'" in " ".join(r.output.split())
+    for field, message in (("temporal_mixer=foo", "unknown temporal mixer 'foo'"),
+                           ("heads=3", "do not split into 3 attention heads")):  # both were ValueError tracebacks
+        r = runner.invoke(app, ["train", "base_video", "--config", "configs/base_video/tiny.yaml", "--out",
+                                str(tmp_path / "r"), "--set", f"model.network.{field}"])
+        assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
     r = runner.invoke(app, ["train", "temporal_sr", "--config", "configs/base_video/tiny.yaml", "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "trains stage 'base_video', not 'temporal_sr'" in " ".join(r.output.split())
 
