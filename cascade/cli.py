@@ -56,9 +56,13 @@ def slugify(prompt: str, limit: int = 60) -> str:
 
 
 def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[Path]:
-    """One prompt: `out` is a file. Several: `out` is a directory with one file per prompt."""
+    """One prompt: `out` is a file. Several: `out` is a directory with one file per prompt; a file name there
+    (the default out.mp4, or clips.gif) stands for the directory of its stem and the container of its suffix."""
     from cascade.video_io import check_writable
 
+    suffix = out.suffix.lower()
+    if fmt is not None and suffix in (".mp4", ".gif") and suffix != f".{fmt.value}":
+        raise CascadeError(f"--format {fmt.value} disagrees with -o {out}; drop one of them")
     if len(prompts) == 1:
         if out.is_dir():
             raise CascadeError(f"{out} is an existing directory; give a file name such as {out / 'out.mp4'}")
@@ -69,6 +73,8 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
                                f"use .mp4 or .gif")
         check_writable(out)
         return [out]
+    if suffix in (".mp4", ".gif") and not out.is_dir():
+        out, fmt = out.with_suffix(""), Format(suffix[1:])
     if out.exists() and not out.is_dir():
         raise CascadeError(f"{out} is a file but {len(prompts)} prompts need a directory; pass -o DIR")
     ext = (fmt or Format.mp4).value
@@ -86,9 +92,9 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
 @app.command()
 def render(
     prompts: List[str] = typer.Argument(..., help="One or more prompts, e.g. \"a red circle moving left\"."),
-    out: Path = typer.Option(Path("out.mp4"), "-o", "--out", help="Output file (one prompt) or directory (several)."),
+    out: Path = typer.Option(Path("out.mp4"), "-o", "--out", help="Output file (one prompt) or directory (several; -o clips.gif writes clips/<prompt>.gif)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
-    seed: int = typer.Option(0, "--seed", help="Random seed; same seed and device give the same video."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed, device and prompt list give the same videos."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps for every diffusion stage.", show_default="each stage's own"),
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale.", show_default="each stage's own"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, mps or auto."),

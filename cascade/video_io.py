@@ -80,7 +80,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int = 
     else:
         raise _unsupported(path)
     f, h, w, _ = frames.shape
-    log.info("wrote %s (%d frames, %dx%d, %g fps)", path, f, w, h, fps)
+    log.debug("wrote %s (%d frames, %dx%d, %g fps)", path, f, w, h, fps)
     return path
 
 

@@ -63,6 +63,15 @@ def test_render_several_prompts_to_directory_and_gif(tmp_path, fake_weights):
     r = run("render", "a red circle", "a blue square!", "-o", out, "--weights", fake_weights, "--format", "gif", "-q")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == ["a_blue_square.gif", "a_red_circle.gif"]
+    # a file name with several prompts names the folder and the container (the default out.mp4 used to become
+    # a folder called out.mp4, which then stood in the way of the next one-prompt render)
+    r = run("render", "a red circle", "a blue square", "-o", tmp_path / "clips.gif", "--weights", fake_weights, "-q")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["a_blue_square.gif", "a_red_circle.gif"]
+    assert not (tmp_path / "clips.gif").exists()
+    r = run("render", "a red circle", "-o", tmp_path / "x.mp4", "--format", "gif", "--weights", fake_weights)
+    assert r.exit_code == 2 and "--format gif disagrees with -o" in r.output  # wrote an mp4 before
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_same_seed_same_file(tmp_path, fake_weights):

@@ -229,6 +229,13 @@ def test_video_folder_skips_bad_files(video_folder, caplog):
     assert {k: len(v) for k, v in ds.skipped.items()} == {"corrupt": 1, "empty": 1, "too short": 1, "missing": 1}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "skipped 4 of 7 videos" in warnings[0] and "< 8 frames at 4 fps" in warnings[0]
+    named = {r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG}
+    assert not named  # which files: only with -v
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="cascade"):
+        VideoTextDataset(video_folder, frames=8, size=32, fps=4.0)
+    named = {r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG}
+    assert f"skipped {video_folder / 'corrupt.mp4'} (corrupt)" in named and "skipped gone.mp4 (missing)" in named
     picks = {"a.mp4": [2 * j for j in range(8)], "b.mp4": [4 * j for j in range(8)],  # 8 and 16 fps -> 4 fps
              "c.gif": [0, 2, 5, 8, 10, 12, 15, 18]}
     for i in range(3):
@@ -252,8 +259,10 @@ def test_webvid_csv_and_captionless(video_folder):
     ds = VideoTextDataset(video_folder, frames=4, size=16, fps=4.0)
     assert sorted(ds[i]["caption"] for i in range(len(ds))) == ["a faster fade", "a grey fade"]
     assert ds.skipped["corrupt"] and ds[0]["video"].shape == (3, 4, 16, 16)
+    ds = VideoTextDataset(video_folder, frames=4, size=16, fps=4.0, captions="results_2M_val.csv")  # beside them
+    assert len(ds) == 2
     (video_folder / "results_2M_val.csv").unlink()
-    with pytest.raises(CascadeError, match="no captions"):
+    with pytest.raises(CascadeError, match="no captions .*data.captions in a training config"):
         VideoTextDataset(video_folder, frames=4, size=16, fps=4.0)
     free = VideoTextDataset(video_folder, frames=4, size=16, fps=4.0, require_captions=False)
     assert len(free) == 3 and {free[i]["caption"] for i in range(3)} == {""}  # a, b, c; short still too short
@@ -265,7 +274,7 @@ def test_video_folder_errors(tmp_path):
         VideoTextDataset(tmp_path / "nope", frames=8, size=32, fps=4.0)
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
     (tmp_path / "captions.jsonl").write_text(json.dumps({"file": "bad.mp4", "caption": "x"}) + "\n")
-    with pytest.raises(CascadeError, match="no usable video"):
+    with pytest.raises(CascadeError, match=r"no usable video .*1 corrupt\); each needs .* and must decode"):
         VideoTextDataset(tmp_path, frames=8, size=32, fps=4.0)
 
 

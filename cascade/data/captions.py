@@ -100,9 +100,12 @@ def match_captions(root: Path, media: list[Path], captions: Path | None, *,
             items.append(Captioned(p, text or ""))
         if require_captions and not items:
             raise CascadeError(f"no captions found in {root}; add captions.jsonl (or a CSV, or .txt files beside "
-                               f"the media), pass captions=PATH, or use require_captions=False")
+                               f"the media) or name a captions file (data.captions in a training config, "
+                               f"captions=PATH in Python); a text-conditioned stage needs captions")
         return items, []
     captions = Path(captions)
+    if not captions.is_absolute() and not captions.is_file() and (root / captions).is_file():
+        captions = root / captions  # data.captions: results.csv beside the videos
     if not captions.is_file():
         raise CascadeError(f"captions file {captions} does not exist; pass an existing .jsonl or .csv")
     by_rel = {p.relative_to(root).as_posix(): p for p in media}

@@ -30,6 +30,9 @@ def report_skipped(skipped: dict[str, list[str]], total: int, what: str, short_n
         parts = [f"{len(v)} {k}" + (f" ({short_note})" if k == "too short" and short_note else "")
                  for k, v in skipped.items() if v]
         log.warning("skipped %d of %d %s: %s", n, total, what, ", ".join(parts))
+        for reason, files in skipped.items():  # which ones, with -v
+            for f in files:
+                log.debug("skipped %s (%s)", f, reason)
 
 
 def source_index(frames: int, fps: float, src_fps: float) -> np.ndarray:
@@ -116,8 +119,10 @@ class VideoTextDataset(Dataset):
             self.skipped["missing"] = missing
         report_skipped(self.skipped, len(items) + len(missing), "videos", f"< {frames} frames at {fps:g} fps")
         if not good:
+            why = ", ".join(f"{len(v)} {k}" for k, v in self.skipped.items() if v and k != "missing")
             raise CascadeError(f"no usable video in {self.root} ({len(media)} video files, {len(items)} with "
-                               f"captions); each needs >= {frames} frames at {fps:g} fps")
+                               f"captions{'; ' + why if why else ''}); each needs >= {frames} frames at {fps:g} fps "
+                               f"and must decode")
         self.entries = good
         self._bad: set[int] = set()  # entries that probed fine but failed to decode later
         self.attribute_keys = [k for k in ATTRIBUTE_KEYS if any(k in it.attrs for it, _, _ in good)]
