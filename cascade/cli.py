@@ -26,6 +26,20 @@ out_console = Console(markup=False)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from cascade import __version__
+
+        out_console.print(f"cascade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Cascaded text-to-video diffusion: render with shipped weights, train each stage, evaluate."""
+
+
 def default_weights() -> Path:
     env = os.environ.get("CASCADE_WEIGHTS")
     if env:
@@ -101,7 +115,7 @@ def render(
     dtype: str = typer.Option("auto", "--dtype", help="float32, bfloat16, float16 or auto (float32)."),
     fmt: Optional[Format] = typer.Option(None, "--format", help="Container: mp4 (H.264) or gif."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Per-stage timings and debug logs."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars or messages; errors still print."),
 ):
     """Render prompts to video with a cascade (text encoder -> base -> temporal SR -> spatial SR)."""
     _setup_logging(verbose, quiet)
@@ -238,7 +252,7 @@ def train(
             from cascade.pipeline import resolve_device
 
             resolve_device(device)
-        _, task = build_task(cfg)
+        _, task = build_task(cfg, source=str(config))
         kwargs = {"cpu": True} if device == "cpu" else {}
         summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
                                                                                              max_steps=max_steps)
@@ -265,7 +279,7 @@ def export(
         cfg_path = run_dir / "config.json"
         if not cfg_path.is_file():
             raise CascadeError(f"{cfg_path} is missing; is {run_dir} a training run directory?")
-        _, task = build_task(load_config(cfg_path))
+        _, task = build_task(load_config(cfg_path), source=str(cfg_path))
         export_run(run_dir, stage_dir, task)
     except CascadeError as e:
         _fail(str(e))

@@ -128,7 +128,7 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict:
     if path.suffix in PICKLE_SUFFIXES:
         raise CascadeError(f"{path} is a pickle-format file; cascade loads only .safetensors weights")
     if not path.is_file():
-        raise CascadeError(f"{path} is missing; run 'make weights' or pass --weights DIR")
+        raise CascadeError(f"{path} is missing; a stage folder needs its weights file (cascade export writes one)")
     with open(path, "rb") as f:
         head = f.read(2)
     if head[:1] == b"\x80" or head == b"PK":
@@ -136,4 +136,4 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict:
     try:
         return load_file(str(path), device=device)
     except (SafetensorError, OSError, ValueError) as e:
-        raise CascadeError(f"{path} is not a readable safetensors file ({e}); re-export or re-download it") from None
+        raise CascadeError(f"{path} is not a readable safetensors file ({e}); export it again") from None

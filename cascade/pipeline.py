@@ -199,13 +199,17 @@ def check_sampling_args(steps, guidance) -> None:
                 raise CascadeError(f"guidance must be a finite number of at least 0, got {x}")
 
 
+RESTORE = "restore it (git checkout weights/ for the shipped cascade) or assemble the cascade again"
+
+
 def read_manifest(directory: Path) -> dict:
     if not directory.is_dir():
-        raise CascadeError(f"weights directory {directory} does not exist; run 'make weights' or pass --weights DIR")
+        raise CascadeError(f"weights directory {directory} does not exist; give a cascade weights folder (the "
+                           f"repository's weights/, or one written by cascade assemble)")
     path = directory / MANIFEST
     if not path.is_file():
         raise CascadeError(f"{path} is missing; a cascade weights directory needs its cascade.json "
-                           f"(run 'make weights' or pass --weights DIR)")
+                           f"(cascade assemble writes one)")
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -230,7 +234,7 @@ def verify_files(directory: Path, manifest: dict, graph: CascadeGraph) -> None:
         if Path(rel).suffix not in (".json", ".safetensors"):
             raise CascadeError(f"{p} is listed in cascade.json but only .json and .safetensors files are allowed")
         if not p.is_file():
-            raise CascadeError(f"{p} is missing; run 'make weights' or pass --weights DIR")
+            raise CascadeError(f"{p} is missing; {RESTORE}")
         if sha256_file(p) != digest:
             raise CascadeError(f"{p} does not match the sha256 in cascade.json (corrupt or replaced); "
                                f"re-download or re-export the weights")

@@ -229,13 +229,16 @@ def init_weights(stage: DiffusionStage, folder: Path) -> None:
     log.info("initialised %s from %s", stage.config.type, folder)
 
 
-def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTrainTask]:
-    """Stage + task from a TrainConfig (stage type, preset, model overrides, data)."""
+def build_task(train_config, *, preset: str | None = None, source: str | None = None) -> tuple[Any, StageTrainTask]:
+    """Stage + task from a TrainConfig (stage type, preset, model overrides, data); errors name `source` (the
+    config file) and the section."""
     from cascade.registry import get_stage_class
     from cascade.stage import make_stage_config
 
+    where = f"{source}: " if source else ""
     cls = get_stage_class(train_config.stage)
-    stage_cfg = make_stage_config(cls, preset or train_config.preset, train_config.model, source="model")
+    stage_cfg = make_stage_config(cls, preset or train_config.preset, train_config.model, source=f"{where}model")
+    data = parse_config(DataConfig, train_config.data, source=f"{where}data")
     if getattr(stage_cfg, "mode", "learned") != "learned":
         raise CascadeError(f"{train_config.stage} mode '{stage_cfg.mode}' has nothing to train; use mode: learned")
     torch.manual_seed(train_config.seed)  # the network's initial weights are a function of the config's seed
@@ -244,4 +247,4 @@ def build_task(train_config, *, preset: str | None = None) -> tuple[Any, StageTr
         raise CascadeError(f"stage type {train_config.stage} is not trainable")
     if train_config.init_from:
         init_weights(stage, Path(train_config.init_from))
-    return stage, StageTrainTask(stage, train_config.data, preview_prompts=train_config.preview_prompts)
+    return stage, StageTrainTask(stage, data, preview_prompts=train_config.preview_prompts)

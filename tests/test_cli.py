@@ -38,6 +38,13 @@ def test_help_on_every_command():
             assert text in shown, (path, param.name, text)
 
 
+def test_version():
+    from cascade import __version__
+
+    r = run("--version")
+    assert r.exit_code == 0 and r.output.strip() == f"cascade {__version__}"
+
+
 def test_info_prints_graph(fake_weights):
     r = run("info", fake_weights)
     assert r.exit_code == 0, r.output

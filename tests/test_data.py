@@ -192,6 +192,9 @@ def test_write_shapes_dataset(tmp_path):
     assert held["templates"] == HELD_OUT_TEMPLATES
     meta = json.loads((out / "meta.json").read_text())
     assert (meta["frames"], meta["size"], meta["fps"], meta["seed"]) == (16, 64, 8.0, 2)
+    with pytest.raises(CascadeError, match="size must be even .* got 9"):  # wrote 10x10 clips, meta said 9
+        write_shapes_dataset(tmp_path / "odd", 1, size=9, progress=False)
+    assert not (tmp_path / "odd").exists()
 
 
 # -- VideoTextDataset ----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_missing_dir_manifest_and_weights(tmp_path, fake_weights):
     with pytest.raises(CascadeError, match="does not exist"):
         CascadePipeline.from_pretrained(tmp_path / "nope")
     (fake_weights / "base" / "model.safetensors").unlink()
-    with pytest.raises(CascadeError, match=r"model.safetensors is missing; run 'make weights'"):
+    with pytest.raises(CascadeError, match=r"model.safetensors is missing; restore it \(git checkout weights/"):
         CascadePipeline.from_pretrained(fake_weights)
     (fake_weights / "cascade.json").unlink()
     with pytest.raises(CascadeError, match="cascade.json is missing"):

@@ -60,7 +60,10 @@ def test_train_bad_config_field(tmp_path):
     assert r.exit_code == 2 and "unknown field 'lerning_rate' in optim" in " ".join(r.output.split())
     bad.write_text("stage: base_video\npreset: tiny\nmodel: {network: {widht: 3}}\n")
     r = runner.invoke(app, ["train", "base_video", "--config", str(bad), "--out", str(tmp_path / "r")])
-    assert r.exit_code == 2 and "unknown field 'network.widht'" in " ".join(r.output.split())
+    assert r.exit_code == 2 and f"{bad}: model: unknown field 'network.widht'" in " ".join(r.output.split())
+    bad.write_text("stage: base_video\npreset: tiny\ndata: {num_clip: 3}\n")
+    r = runner.invoke(app, ["train", "base_video", "--config", str(bad), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and f"{bad}: data: unknown field 'num_clip'" in " ".join(r.output.split())
     for field, message in (("temporal_mixer=foo", "unknown temporal mixer 'foo'"),
                            ("heads=3", "do not split into 3 attention heads")):  # both were ValueError tracebacks
         r = runner.invoke(app, ["train", "base_video", "--config", "configs/base_video/tiny.yaml", "--out",

@@ -32,7 +32,15 @@ def test_long_prompt_truncated_with_warning(encoder, caplog):
     with caplog.at_level(logging.WARNING):
         emb = encoder.encode(["a very very very long prompt about a red circle moving slowly to the left side"])
     assert emb.tokens.shape[1] == 8 and emb.mask.all()
-    assert "truncated to 8" in caplog.text
+    assert "longer than 8 tokens; the rest is cut off" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # 1,200 tokens: one short warning of ours, none from transformers
+        emb = encoder.encode(["a red circle " * 400])
+    assert emb.tokens.shape[1] == 8
+    assert [r.getMessage() for r in caplog.records] == [f"prompt '{('a red circle ' * 5)[:57]}...' is longer than 8 "
+                                                        f"tokens; the rest is cut off"]
+    short = encoder.encode(["a red circle moving"])  # 4 words + [CLS]/[SEP] = 6 tokens: no warning, padded
+    assert short.mask.sum() == 6
 
 
 def test_local_path_and_errors(tmp_path):

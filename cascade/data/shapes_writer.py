@@ -54,6 +54,8 @@ def write_shapes_dataset(out_dir: str | Path, num_clips: int, *, frames: int = 1
         raise CascadeError(f"num_clips must be at least 1, got {num_clips}")
     if seed < 0:
         raise CascadeError(f"the shapes data seed must be >= 0, got {seed}")
+    if size % 2:  # H.264 yuv420p would pad it by a row and a column, and meta.json would not say the truth
+        raise CascadeError(f"the clip size must be even for H.264 mp4s, got {size}; use {size + 1} or {size - 1}")
     out_dir = Path(out_dir)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if num_clips >= 64 else 1

@@ -53,7 +53,8 @@ class Trainer:
             else:
                 precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
         if precision == "fp16" and cpu:
-            raise CascadeError("mixed_precision fp16 needs a GPU; use bf16 or no when training on the CPU")
+            raise CascadeError("float16 mixed precision needs a GPU; on the CPU use --dtype bfloat16 or float32 "
+                               "(mixed_precision: bf16 or no in a config)")
         kwargs.setdefault("mixed_precision", precision)
         kwargs.setdefault("log_with", available_trackers(self.config.trackers) or None)
         kwargs.setdefault("project_dir", str(self.run_dir))

@@ -72,11 +72,15 @@ class TextEncoderStage(BaseStage):
 
     def _encode(self, prompts: list[str]):
         cfg: TextEncoderConfig = self.config
-        full = self.tokenizer(prompts, padding=False, truncation=False)["input_ids"]
-        for p, ids in zip(prompts, full):
-            if len(ids) > cfg.max_length and p not in self._warned:
-                self._warned.add(p)
-                log.warning("prompt %r is %d tokens; truncated to %d", p, len(ids), cfg.max_length)
+        # one token past the limit tells a long prompt (tokenising it whole made transformers warn about the
+        # encoder's own 512-token limit for a very long one)
+        over = self.tokenizer(prompts, padding=False, truncation=True, max_length=cfg.max_length + 1)["input_ids"]
+        for p, ids in zip(prompts, over):
+            if len(ids) > cfg.max_length and p not in self._warned and len(self._warned) < 3:
+                self._warned.add(p)  # three prompts are enough to say it (training sees thousands of captions)
+                shown = p if len(p) <= 60 else p[:57] + "..."
+                log.warning("prompt %r is longer than %d tokens; the rest is cut off%s", shown, cfg.max_length,
+                            "" if len(self._warned) < 3 else " (further long prompts are cut off without a word)")
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=cfg.max_length,
                                return_tensors="pt")
         net_device = next(self.network.parameters()).device
