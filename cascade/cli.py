@@ -69,15 +69,16 @@ def slugify(prompt: str, limit: int = 60) -> str:
     return (s[:limit].rstrip("_") or "prompt")
 
 
-def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[Path]:
-    """One prompt: `out` is a file. Several: `out` is a directory with one file per prompt; a file name there
-    (the default out.mp4, or clips.gif) stands for the directory of its stem and the container of its suffix."""
+def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format], *, as_dir: bool = False) -> list[Path]:
+    """One prompt: `out` is a file. Several (or `as_dir`, for a name typed with a trailing /): `out` is a directory
+    with one file per prompt; a file name there (the default out.mp4, or clips.gif) stands for the directory of its
+    stem and the container of its suffix."""
     from cascade.video_io import check_writable
 
     suffix = out.suffix.lower()
     if fmt is not None and suffix in (".mp4", ".gif") and suffix != f".{fmt.value}":
         raise CascadeError(f"--format {fmt.value} disagrees with -o {out}; drop one of them")
-    if len(prompts) == 1:
+    if len(prompts) == 1 and not as_dir:
         if out.is_dir():
             raise CascadeError(f"{out} is an existing directory; give a file name such as {out / 'out.mp4'}")
         if fmt is not None and out.suffix == "":
@@ -87,10 +88,10 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
                                f"use .mp4 or .gif")
         check_writable(out)
         return [out]
-    if suffix in (".mp4", ".gif") and not out.is_dir():
+    if suffix in (".mp4", ".gif") and not out.is_dir() and not as_dir:
         out, fmt = out.with_suffix(""), Format(suffix[1:])
     if out.exists() and not out.is_dir():
-        raise CascadeError(f"{out} is a file but {len(prompts)} prompts need a directory; pass -o DIR")
+        raise CascadeError(f"{out} is a file, and {len(prompts)} prompt(s) here go into a directory; pass -o DIR/")
     ext = (fmt or Format.mp4).value
     paths, seen = [], {}
     for p in prompts:
@@ -106,7 +107,7 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format]) -> list[P
 @app.command()
 def render(
     prompts: List[str] = typer.Argument(..., help="One or more prompts, e.g. \"a red circle moving left\"."),
-    out: Path = typer.Option(Path("out.mp4"), "-o", "--out", help="Output file (one prompt) or directory (several; -o clips.gif writes clips/<prompt>.gif)."),
+    out: str = typer.Option("out.mp4", "-o", "--out", metavar="PATH", help="Output file (one prompt) or directory (several, or a name ending in /; -o clips.gif writes clips/<prompt>.gif)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed, device and prompt list give the same videos."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps for every diffusion stage.", show_default="each stage's own"),
@@ -126,7 +127,7 @@ def render(
         check_sampling_args(steps, guidance)
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        paths = plan_outputs(prompts, out, fmt)  # checked before any compute
+        paths = plan_outputs(prompts, Path(out), fmt, as_dir=out.endswith(("/", os.sep)))  # before any compute
         t0 = time.perf_counter()
         pipe = CascadePipeline.from_pretrained(weights or default_weights(), device=dev, dtype=dt)
         t_load = time.perf_counter() - t0

@@ -76,6 +76,9 @@ def test_render_several_prompts_to_directory_and_gif(tmp_path, fake_weights):
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["a_blue_square.gif", "a_red_circle.gif"]
     assert not (tmp_path / "clips.gif").exists()
+    r = run("render", "a red circle", "-o", f"{tmp_path}/one/", "--weights", fake_weights, "-q")  # a trailing /
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["a_red_circle.mp4"]
     r = run("render", "a red circle", "-o", tmp_path / "x.mp4", "--format", "gif", "--weights", fake_weights)
     assert r.exit_code == 2 and "--format gif disagrees with -o" in r.output  # wrote an mp4 before
     assert not (tmp_path / "x.mp4").exists()
