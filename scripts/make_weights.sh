@@ -24,9 +24,12 @@ done
 
 # 3. assemble the cascade (graph + sha256 of every file + data spec, held-out combinations, training runs)
 "$BIN/python" scripts/weights_manifest.py "$RUNS" > "$RUNS/manifest_extra.json"
+# into the run folder first: assemble refuses to replace a folder holding files it did not write (weights/README.md);
+# the cascade's own files are then copied over the shipped ones, the README stays
 "$BIN/cascade" assemble --stage text_encoder=preset:default --stage base_video="$RUNS/base_video/export" \
   --stage temporal_sr="$RUNS/temporal_sr/export" --stage spatial_sr="$RUNS/spatial_sr/export" \
-  --manifest "$RUNS/manifest_extra.json" --out "$OUT"
+  --manifest "$RUNS/manifest_extra.json" --out "$RUNS/weights"
+mkdir -p "$OUT" && cp -R "$RUNS/weights/." "$OUT/"
 
 # 4. evaluate
 "$BIN/cascade" eval "$OUT" --suite shapes --seeds 2 --out "$RUNS/eval" --device "$DEVICE"
