@@ -77,6 +77,11 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
         for f in tmp.rglob("*"):  # and safetensors writes 0600 files
             if f.is_file():
                 os.chmod(f, 0o666 & ~mask)
+                fd = os.open(f, os.O_RDONLY)  # on disk before the rename makes the folder visible (power loss)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")

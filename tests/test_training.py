@@ -187,9 +187,10 @@ def test_nonfinite_loss_skips_the_step_and_is_logged(tmp_path, caplog):
     assert summary["nan_skipped"] == 1
     for k, v in clean.model.state_dict().items():  # step 2 changed no parameter
         assert torch.equal(v, poisoned.model.state_dict()[k]), k
-    ema_clean = load_file(str(tmp_path / "clean/checkpoints/step_000001/ema.safetensors"))
-    ema_nan = load_file(str(tmp_path / "nan/checkpoints/step_000002/ema.safetensors"))
+    ema_clean = load_file(str(tmp_path / "clean/export/model.safetensors"))  # exports hold the EMA weights
+    ema_nan = load_file(str(tmp_path / "nan/export/model.safetensors"))
     assert all(torch.equal(ema_clean[k], ema_nan[k]) for k in ema_clean)  # nor the EMA
+    assert not (tmp_path / "nan/checkpoints").exists() or not list_checkpoints(tmp_path / "nan")  # none mid-streak
     assert any("step 2" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     records = [json.loads(line) for line in (tmp_path / "nan/metrics.jsonl").read_text().splitlines()]
     bad = [r for r in records if r["event"] == "nonfinite"]
@@ -202,10 +203,32 @@ def test_nonfinite_loss_skips_the_step_and_is_logged(tmp_path, caplog):
 
 def test_k_nonfinite_losses_in_a_row_stop_the_run(tmp_path):
     task = ToyTask(nan_steps={2, 3, 4, 5})
-    with pytest.raises(CascadeError, match=r"^training stopped: 3 non-finite losses in a row at step 4; "
-                                           r"lower optim.lr or check the data$"):
+    with pytest.raises(CascadeError, match=r"^training stopped: 3 steps in a row with a non-finite loss or gradient, "
+                                           r"up to step 4; no checkpoint was written outside such a streak; lower "
+                                           r"optim.lr \(and --resume\) or check the data$"):
         fit(task, toy_config(max_steps=10, max_nan_steps=3), tmp_path / "run")
     assert task.calls == 4
+
+
+def test_a_nonfinite_streak_keeps_the_healthy_checkpoints(tmp_path):
+    """Checkpoints written during a streak used to rotate the healthy ones away (keep 2), so '--resume with a lower
+    lr' could only load the diverged weights."""
+    task = ToyTask(nan_steps=set(range(7, 30)))
+    with pytest.raises(CascadeError, match=r"newest checkpoint written outside such a streak is .*step_000006"):
+        fit(task, toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=5), tmp_path / "run")
+    assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [5, 6]
+    assert load_latest(tmp_path / "run").state["nan_in_row"] == 0
+    resumed = fit(ToyTask(), toy_config(max_steps=8, checkpoint_every=1), tmp_path / "run", resume=True)
+    assert resumed["steps"] == 8 and resumed["nan_skipped"] == 0
+
+
+def test_max_steps_past_a_cosine_schedule_is_refused(tmp_path):
+    """The cosine lr reaches 0 at the config's max_steps: '--max-steps 8' of a 6-step config trained at lr 0."""
+    with pytest.raises(CascadeError, match=r"--max-steps 8 is past the config's max_steps 6, where the cosine "
+                                           r"learning rate reaches 0; .*--set max_steps=8"):
+        fit(ToyTask(), toy_config(), tmp_path / "run", max_steps=8)
+    constant = toy_config(optim={"lr": 1e-2, "warmup_steps": 2, "schedule": "constant"})
+    assert fit(ToyTask(), constant, tmp_path / "const", max_steps=8)["steps"] == 8  # a constant lr has no end
 
 
 # -- checkpoints --------------------------------------------------------------------------------------------
@@ -225,6 +248,16 @@ def test_checkpoints_are_atomic_keep_two_and_roundtrip_optimizer(tmp_path):
     (partial / "model.safetensors").write_bytes(b"\0" * 10)
     latest = load_latest(tmp_path)
     assert latest.step == 4 and latest.state["hello"] == 4
+    # a damaged newest checkpoint (a truncated file: power loss) gives way to the one before, with a warning
+    good = (tmp_path / "checkpoints" / "step_000004" / "model.safetensors").read_bytes()
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        f = tmp_path / "checkpoints" / "step_000004" / name
+        keep = f.read_bytes()
+        f.write_bytes(keep[: len(keep) // 2] if name == "model.safetensors" else b"")
+        assert load_latest(tmp_path).step == 3, name
+        f.write_bytes(keep)
+    assert (tmp_path / "checkpoints" / "step_000004" / "model.safetensors").read_bytes() == good
+    assert load_latest(tmp_path).step == 4
     assert not list((tmp_path / "checkpoints").glob("*.pt")) and not list((tmp_path / "checkpoints").rglob("*.pkl"))
 
     opt2 = torch.optim.AdamW(ToyTask(init_seed=5).model.parameters(), lr=1e-3)

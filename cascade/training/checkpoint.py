@@ -170,13 +170,30 @@ class Checkpoint:
                                f"was the run started with another config?") from None
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why a checkpoint folder cannot be loaded (a missing, truncated or corrupt file), or None when it can."""
+    from safetensors import safe_open
+
+    try:
+        json.loads((path / STATE_FILE).read_text())
+        if (path / OPTIM_JSON).exists():
+            json.loads((path / OPTIM_JSON).read_text())
+        for name in (MODEL_FILE, EMA_FILE, OPTIM_FILE):
+            if (path / name).exists() or name == MODEL_FILE:
+                with safe_open(str(path / name), framework="pt"):  # reads the header, checks it against the size
+                    pass
+    except Exception as e:  # OSError, JSONDecodeError, SafetensorError: all mean "do not resume from this one"
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"
+    return None
+
+
 def load_latest(run_dir: str | Path) -> Checkpoint | None:
-    """The newest complete checkpoint in run_dir, or None when there is none."""
+    """The newest complete and readable checkpoint in run_dir (older ones stand in for a damaged newest one),
+    or None when there is none."""
     for step, path in reversed(list_checkpoints(run_dir)):
-        try:
-            state = json.loads((path / STATE_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            log.warning("skipping unreadable checkpoint %s (%s)", path, e)
+        why = _unreadable(path)
+        if why:
+            log.warning("skipping unreadable checkpoint %s (%s); trying the one before", path, why)
             continue
-        return Checkpoint(path=path, step=step, state=state)
+        return Checkpoint(path=path, step=step, state=json.loads((path / STATE_FILE).read_text()))
     return None

@@ -67,6 +67,10 @@ class Trainer:
         """Train up to global step `max_steps` (default config.max_steps); returns a summary dict."""
         acc, cfg = self.accelerator, self.config
         target = max_steps or cfg.max_steps
+        if target > cfg.max_steps and cfg.optim.schedule != "constant":
+            raise CascadeError(f"--max-steps {target} is past the config's max_steps {cfg.max_steps}, where the "
+                               f"{cfg.optim.schedule} learning rate reaches 0; to train longer raise max_steps "
+                               f"(--set max_steps={target})")
         main, rank, world = acc.is_main_process, acc.process_index, acc.num_processes
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if main:
@@ -85,6 +89,7 @@ class Trainer:
         raw = acc.unwrap_model(model)
         ema = EMA(raw, cfg.ema_decay, cfg.ema_warmup)
         start, nan_row, nan_total, wall_before = 0, 0, 0, 0.0
+        self._last_good = ckpt.path if ckpt is not None and not ckpt.state.get("nan_in_row") else None
         if ckpt is not None:
             start, nan_row, nan_total, wall_before = self._restore(ckpt, raw, ema, optimizer)
         else:
@@ -130,13 +135,17 @@ class Trainer:
                     if acc.scaler is not None:
                         acc.scaler.update()  # fp16: close this step's unscale_ and back off the loss scale
                     log.warning("step %d: non-finite loss (%s) or gradient norm (%s); skipped the optimizer step "
-                                "(%d in a row)", step, loss, grad_norm, nan_row)
+                                "(%d in a row; no checkpoint is written until a step is finite again)", step, loss,
+                                grad_norm, nan_row)
                     if main:
                         self.metrics.write({"event": "nonfinite", "step": step, "loss": loss, "lr": lr,
                                             "grad_norm": grad_norm, "nan_skipped": nan_total, "wall": wall})
                     if nan_row >= cfg.max_nan_steps:
-                        raise CascadeError(f"training stopped: {nan_row} non-finite losses in a row at step {step}; "
-                                           f"lower optim.lr or check the data")
+                        last = (f"the newest checkpoint written outside such a streak is {self._last_good}"
+                                if self._last_good else "no checkpoint was written outside such a streak")
+                        raise CascadeError(f"training stopped: {nan_row} steps in a row with a non-finite loss or "
+                                           f"gradient, up to step {step}; {last}; lower optim.lr (and --resume) "
+                                           f"or check the data")
                 else:
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -156,7 +165,8 @@ class Trainer:
                     acc.log({k: v for k, v in record.items() if k != "step" and math.isfinite(v)}, step=step)
                     bar.set_postfix(loss=f"{mean:.4g}", samples_s=f"{sps:.1f}", refresh=False)
                     window, t_window, steps_window = [], time.perf_counter(), 0
-                if step % cfg.checkpoint_every == 0 or step == target:
+                # never during a non-finite streak: rotation (keep 2) would delete the healthy checkpoints
+                if (step % cfg.checkpoint_every == 0 or step == target) and nan_row == 0:
                     self._save(step, raw, ema, optimizer, nan_row, nan_total, wall_before + time.perf_counter() - t0)
                     t_window = time.perf_counter()
                 if step % cfg.sample_every == 0 or step == target:
@@ -210,7 +220,8 @@ class Trainer:
             state = {"nan_in_row": nan_row, "nan_total": nan_total, "wall": wall, "world_size": acc.num_processes,
                      "config": self.config.model_dump(mode="json"), "rng": rng,
                      "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
-            save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer, state=state)
+            self._last_good = save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer,
+                                              state=state)
         acc.wait_for_everyone()
 
     def _restore(self, ckpt, raw, ema: EMA, optimizer) -> tuple[int, int, int, float]:
