@@ -41,9 +41,11 @@ def load_stage(source: str | Path, name: str):
         from cascade.stage import make_stage_config
 
         cls = get_stage_class(name)
-        cfg = make_stage_config(cls, source.split(":", 1)[1], source=f"--stage {name}")
+        preset = source.split(":", 1)[1]
+        cfg = make_stage_config(cls, preset, source=f"--stage {name}")
         if cfg.has_weights:
-            raise CascadeError(f"{name} preset '{cfg}' has weights to train; pass a trained stage folder instead")
+            raise CascadeError(f"{name} preset '{preset}' has weights to train; pass a trained stage folder instead "
+                               f"(a training run's export/), or a training-free preset")
         return cls(cfg)
     cfg_path = Path(source) / "config.json"
     if not cfg_path.is_file():

@@ -253,7 +253,7 @@ def train(
             from cascade.pipeline import resolve_device
 
             resolve_device(device)
-        _, task = build_task(cfg, source=str(config))
+        _, task = build_task(cfg, source=f"{config}{' with --set' if sets else ''}")
         kwargs = {"cpu": True} if device == "cpu" else {}
         summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
                                                                                              max_steps=max_steps)
@@ -320,7 +320,7 @@ def eval_(
     weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
     out: Path = typer.Option(..., "--out", help="Report directory: report.json, index.html, videos, contact sheets."),
     suite: str = typer.Option("shapes", "--suite", help="Built-in prompt suite: shapes (72 combinations x templates)."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line instead of a suite."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line instead of a suite (blank lines, # comments and repeats are skipped)."),
     seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per prompt."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps override."),
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0, help="Guidance override."),
@@ -343,7 +343,13 @@ def eval_(
         _fail(str(e))
     fid = report.get("fidelity", {}).get("overall", {})
     if fid:
-        out_console.print("fidelity: " + ", ".join(f"{k} {v:.1%}" for k, v in fid.items() if isinstance(v, float)))
+        clips = report.get("cases") or fid["n"]
+        scored = f" (scored {fid['n']} of {clips} clips: the others are not prompts the probe reads)" \
+            if fid["n"] < clips else ""
+        out_console.print("fidelity: " + ", ".join(f"{k} {v:.1%}" for k, v in fid.items() if isinstance(v, float))
+                          + scored)
+    elif report.get("cases"):
+        out_console.print("fidelity: none of the prompts is one the probe reads (colour, shape, motion)")
     out_console.print(f"report: {out / 'index.html'}")
 
 

@@ -136,3 +136,10 @@ def test_bad_weights(tmp_path, fake_weights):
     r = run("render", "a red circle", "-o", out, "--weights", fake_weights)
     assert r.exit_code == 2 and "tsr expects a video from text" in " ".join(r.output.split())
     assert not out.exists()
+
+
+def test_assemble_names_a_preset_that_needs_training(tmp_path):
+    r = run("assemble", "--stage", "spatial_sr=preset:default", "--out", tmp_path / "w")
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "spatial_sr preset 'default' has weights to train" in out  # printed the whole config
+    assert "NetworkConfig" not in out and not (tmp_path / "w").exists()

@@ -137,6 +137,25 @@ def test_one_clip_evaluation_skips_the_frechet_distance(tmp_path):
     assert "needs at least 2 clips" in (tmp_path / "report" / "index.html").read_text()
 
 
+def test_prompts_file_skips_comments_and_repeats_and_says_what_was_scored(tmp_path):
+    from typer.testing import CliRunner
+    from test_stages import tiny_cascade
+
+    from cascade.cli import app
+
+    (tmp_path / "p.txt").write_text("a red circle moving left\n\n  # a comment\na dog running on a beach\n"
+                                    "a red circle moving left\n")
+    r = CliRunner().invoke(app, ["eval", str(tiny_cascade(tmp_path)), "--prompts", str(tmp_path / "p.txt"),
+                                 "--seeds", "1", "--out", str(tmp_path / "rep"), "-q"])
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["cases"] == 2  # the comment (indented) and the repeated line are not prompts
+    assert "scored 1 of 2 clips" in " ".join(r.output.split())
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "None combo" not in html and "not a colour-shape-motion prompt" in html
+    assert "too few to read this distance" in report["fsd"]["note"]
+
+
 def test_shipped_feature_net_classifies_real_clips():
     from cascade.eval.features import _real_batch, load_feature_net
 

@@ -60,7 +60,11 @@ def file_cases(path: Path, seeds: int) -> list[dict]:
 
     if not Path(path).is_file():
         raise CascadeError(f"prompts file {path} does not exist")
-    prompts = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]  # blank lines and # comments
+    prompts = list(dict.fromkeys(lines))  # a repeated line would render the very same clip again
+    if len(prompts) < len(lines):
+        log.warning("prompts file %s repeats %d line(s); each prompt is evaluated once", path, len(lines) - len(prompts))
     if not prompts:
         raise CascadeError(f"prompts file {path} holds no prompts (one per line)")
     cases = []
@@ -258,7 +262,10 @@ def _fsd(rows, finals, spec) -> dict:
             "generated_vs_real": frechet_distance(clip_features(net, frames_to_tensor(finals)), fa),
             "real_vs_real": floor[0],
             "real_vs_real_range": [min(floor), max(floor)], "real_vs_real_std": float(np.std(floor)),
-            "clips": n, "feature_net_sha256": sha256_file(ASSET)}
+            "clips": n, "feature_net_sha256": sha256_file(ASSET),
+            **({"note": f"{n} clips are too few to read this distance: chance alone moves it over the real-vs-real "
+                        f"range; compare settings at the same, larger clip count (the shipped report: 288)"}
+               if n < 100 else {})}
 
 
 def _per_stage(pipe, n: int, progress: bool) -> dict:
@@ -398,7 +405,8 @@ def render_html(report: dict) -> str:
                      f"<tr><td>generated vs real</td><td>{fsd['generated_vs_real']:.3f}</td></tr>"
                      f"<tr><td>real vs real (floor)</td><td>{fsd['real_vs_real']:.3f}</td></tr>"
                      f"<tr><td>real vs real, 4 independent sets (chance)</td><td>"
-                     f"{fsd['real_vs_real_range'][0]:.3f} – {fsd['real_vs_real_range'][1]:.3f}</td></tr></table>")
+                     f"{fsd['real_vs_real_range'][0]:.3f} – {fsd['real_vs_real_range'][1]:.3f}</td></tr></table>"
+                     + (f"<p>{e(fsd['note'])}</p>" if fsd.get("note") else ""))
     ps = report["per_stage"]
     rows = []
     if "temporal_sr" in ps:
@@ -418,8 +426,10 @@ def render_html(report: dict) -> str:
         vids = "".join(f"<video src='{e(src)}' title='{e(n)}' autoplay loop muted playsinline controls></video>"
                        for n, src in it["videos"].items())
         got = ", ".join(f"{a}: {it['final'][a]}" for a in ATTRS)
-        parts.append(f"<div class='case'><b>{e(it['prompt'])}</b><br><small>{e(str(it['split']))} combo, "
-                     f"{e(it['template'])} wording; probe: {e(got)}</small><br>{vids}<br>"
+        what = (f"{it['split']} combo, {it['template']} wording" if it["split"] is not None
+                else "not a colour-shape-motion prompt the probe can score")
+        parts.append(f"<div class='case'><b>{e(it['prompt'])}</b><br><small>{e(what)}; probe: {e(got)}</small><br>"
+                     f"{vids}<br>"
                      f"<img src='{e(it['sheet'])}' alt='contact sheet'></div>")
     # every video reports whether it decoded and played; scripts/check_report_browser.py reads this back
     parts.append("<p id='video-status' data-playing='0' data-errors='0'>videos: checking...</p><script>"
