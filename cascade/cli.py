@@ -255,12 +255,24 @@ def train(
             resolve_device(device)
         _, task = build_task(cfg, source=f"{config}{' with --set' if sets else ''}")
         kwargs = {"cpu": True} if device == "cpu" else {}
-        summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
-                                                                                             max_steps=max_steps)
+        try:
+            summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
+                                                                                                 max_steps=max_steps)
+        except KeyboardInterrupt:
+            from cascade.training import load_latest
+
+            ckpt = load_latest(out)
+            where = (f"the newest checkpoint is {ckpt.path.name}; add --resume to the same command to continue"
+                     if ckpt else "no checkpoint was written yet")
+            console.print(f"interrupted: {where}", highlight=False)
+            raise typer.Exit(130) from None
     except CascadeError as e:
         _fail(str(e))
     if not quiet:
-        console.print(f"trained {stage}: {summary}", highlight=False)
+        loss = "n/a" if summary["final_loss"] is None else f"{summary['final_loss']:.4g}"
+        console.print(f"trained {stage}: step {summary['steps']}, last loss {loss}, {summary['nan_skipped']} "
+                      f"non-finite steps skipped, {summary['wall_s']:.0f} s; stage folder "
+                      f"{Path(summary['run_dir']) / 'export'}", highlight=False)
 
 
 @app.command()

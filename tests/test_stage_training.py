@@ -142,3 +142,24 @@ def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):
                             ("big", "does not match the base_video network")]:
         with pytest.raises(CascadeError, match=message):
             build_task(apply_overrides(cfg, [f"init_from={tmp_path / folder}"]))
+
+
+def test_ctrl_c_says_where_to_resume(tmp_path):
+    """Ctrl-C used to end a training run with exit 130 and not a word."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "cascade.cli", "train", "base_video", "--config",
+                             "configs/base_video/tiny.yaml", "--out", str(run), "--set", "max_steps=100000",
+                             "--set", "checkpoint_every=1", "--set", "sample_every=100000", "--device", "cpu", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(run.glob("checkpoints/step_*")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted: the newest checkpoint is step_" in " ".join(err.split()) and "--resume" in err

@@ -348,6 +348,22 @@ def test_config_errors_name_the_file_and_field(tmp_path):
         apply_overrides(cfg, ["max_steps=-1"])
     with pytest.raises(CascadeError, match="not KEY=VALUE"):
         apply_overrides(cfg, ["max_steps"])
+    for lr in ("inf", "nan"):  # inf was accepted
+        with pytest.raises(CascadeError, match=r"--set: field 'optim.lr' is invalid"):
+            apply_overrides(cfg, [f"optim.lr={lr}"])
+
+
+def test_trackers_unknown_is_an_error_and_missing_is_said(caplog, monkeypatch):
+    import accelerate.utils as au
+
+    from cascade.training.metrics import available_trackers
+
+    with pytest.raises(CascadeError, match="unknown tracker 'nope' in trackers; accelerate knows .*wandb"):
+        available_trackers(["nope"])
+    monkeypatch.setattr(au, "is_wandb_available", lambda: False)
+    with caplog.at_level(logging.INFO, logger="cascade.training"):
+        assert available_trackers(["wandb"]) == []  # asked for, not installed: said (was a debug line)
+    assert any(r.levelno == logging.WARNING and "wandb is not installed" in r.getMessage() for r in caplog.records)
 
 
 # -- metrics, trackers, previews, export ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ class OptimConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lr: PositiveFloat = 2e-4
+    lr: PositiveFloat = Field(2e-4, allow_inf_nan=False)
     weight_decay: NonNegativeFloat = 0.0  # applied to matrices/kernels only, not biases or norm scales
     betas: tuple[float, float] = (0.9, 0.99)
     eps: PositiveFloat = 1e-8

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from cascade.errors import CascadeError
 from cascade.io_utils import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,21 @@ class MetricsLog:
 
 
 def available_trackers(names: list[str]) -> list[str]:
-    """The requested accelerate trackers whose packages are importable (others skipped with a debug log)."""
+    """The requested accelerate trackers whose packages are importable; one not installed is skipped with a
+    warning (the default tensorboard with an info line), a name accelerate does not know is an error."""
     import accelerate.utils as au
 
+    known = sorted(t.value for t in au.LoggerType if t.value != "all")
     out = []
     for name in names:
         check = getattr(au, f"is_{name}_available", None)
-        if check is not None and check():
+        if name not in known or check is None:
+            raise CascadeError(f"unknown tracker '{name}' in trackers; accelerate knows {', '.join(known)}")
+        if check():
             out.append(name)
         else:
-            log.debug("tracker %s is not installed; skipping it", name)
+            (log.info if name == "tensorboard" else log.warning)(
+                "tracker %s is not installed (pip install %s); metrics go to metrics.jsonl only", name, name)
     return out
 
 
