@@ -220,8 +220,10 @@ def train(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ):
     """Train one stage on its own (CPU, one GPU, or many through `accelerate launch -m cascade.cli train ...`)."""
-    _setup_logging(verbose, quiet)
-    logging.getLogger("cascade").setLevel(logging.DEBUG if verbose else logging.INFO)
+    other_rank = os.environ.get("RANK", "0") not in ("", "0")  # under accelerate launch: one process speaks
+    _setup_logging(verbose and not other_rank, quiet or other_rank)
+    logging.getLogger("cascade").setLevel(logging.ERROR if other_rank else logging.DEBUG if verbose else logging.INFO)
+    quiet = quiet or other_rank
     try:
         from cascade.diffusion_stage import DiffusionStage
         from cascade.io_utils import check_writable_dir

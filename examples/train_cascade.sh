@@ -4,6 +4,9 @@
 #   bash examples/train_cascade.sh [STEPS]      # default 300 steps per stage: ~30-60 min on a 2-core CPU
 # Multi-GPU / multi-process: prefix a train command with `accelerate launch -m cascade.cli`, e.g.
 #   accelerate launch --num_processes 2 -m cascade.cli train base_video --config configs/base_video/default.yaml --out runs/b
+# and two processes on one CPU (accelerate's --cpu alone starts one):
+#   accelerate launch --multi_gpu --num_processes 2 -m cascade.cli train base_video --config configs/base_video/tiny.yaml \
+#     --out runs/b2 --device cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-300}
