@@ -112,8 +112,13 @@ class StageTrainTask:
                 "is_image": torch.tensor([bool(it.get("is_image", False)) for it in items])}
 
     def encode(self, captions: list[str]):
+        """Text embeddings of captions, each encoded alone the first time it is seen, then cached: a batched
+        encoder's output moves in the last bits with its batch-mates, so a resumed run, whose cache fills in
+        another order, would drift from an uninterrupted one."""
         if self.text_encoder is None:
             return None
+        for c in dict.fromkeys(captions):
+            self.text_encoder.encode([c])  # cached by the encoder; a no-op once seen
         return self.text_encoder.encode(captions)
 
     def loss(self, model, batch, generator: torch.Generator) -> torch.Tensor:
