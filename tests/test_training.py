@@ -447,3 +447,18 @@ open({str(run_dir)!r} + f"/indices_{{rank}}.json", "w").write(json.dumps(
     assert (logs[0]["previews"], logs[1]["previews"]) == ([3], [])  # preview on the main process only
     assert [s for s, _ in list_checkpoints(run_dir)] == [3] and hidden_dirs(run_dir) == []
     assert [r["step"] for r in train_records(run_dir)] == [1, 2, 3]  # one writer
+
+
+def test_tensorboard_after_a_resume_shows_each_step_once(tmp_path):
+    """Events past the checkpoint a run resumes from were kept, so TensorBoard drew steps twice."""
+    import shutil
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = toy_config(max_steps=4, log_every=1, checkpoint_every=2, trackers=["tensorboard"])
+    fit(ToyTask(), cfg, tmp_path, max_steps=3)  # logs 1, 2, 3; checkpoints 2 and 3
+    shutil.rmtree(tmp_path / "checkpoints" / "step_000003")  # as if killed before step 3's checkpoint
+    fit(ToyTask(), cfg, tmp_path, resume=True)  # from step 2: logs 3 and 4 again
+    acc = EventAccumulator(str(tmp_path / "cascade-toy"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3, 4]

@@ -107,7 +107,10 @@ class Trainer:
         global_batch = cfg.batch_size * accum * world
         order = BatchOrder(len(dataset), cfg.batch_size, seed=cfg.seed, world_size=world, grad_accum=accum)
         source = BatchSource(dataset, self.task.collate, order, rank, cfg.num_workers)
-        acc.init_trackers(f"cascade-{cfg.stage}", config=flat_hparams(cfg.model_dump(mode="json")))
+        # a resume hides the events past its checkpoint, as metrics.jsonl drops its rows past it
+        init_kwargs = {"tensorboard": {"purge_step": start + 1}} if start else {}
+        acc.init_trackers(f"cascade-{cfg.stage}", config=flat_hparams(cfg.model_dump(mode="json")),
+                          init_kwargs=init_kwargs)
         n_train = sum(p.numel() for p in raw.parameters() if p.requires_grad)
         log.info("training %s: %s trainable parameters, %d process(es) on %s, global batch %d, precision %s, "
                  "steps %d..%d", cfg.stage, f"{n_train:,}", world, acc.device, global_batch, acc.mixed_precision,
