@@ -348,6 +348,8 @@ def test_config_errors_name_the_file_and_field(tmp_path):
         apply_overrides(cfg, ["max_steps=-1"])
     with pytest.raises(CascadeError, match="not KEY=VALUE"):
         apply_overrides(cfg, ["max_steps"])
+    one = apply_overrides(cfg, ["preview_prompts=a red circle moving left"])  # a list field given one string
+    assert one.preview_prompts == ["a red circle moving left"]
     for lr in ("inf", "nan"):  # inf was accepted
         with pytest.raises(CascadeError, match=r"--set: field 'optim.lr' is invalid"):
             apply_overrides(cfg, [f"optim.lr={lr}"])

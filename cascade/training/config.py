@@ -139,5 +139,8 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
                 raise CascadeError(f"--set {item}: '{'.'.join(parts[:i + 1])}' is not a section, so it has no "
                                    f"field '{parts[i + 1]}'")
             node = child
-        node[parts[-1]] = _parse_value(value)
+        parsed = _parse_value(value)
+        if isinstance(node.get(parts[-1]), list) and isinstance(parsed, str):
+            parsed = [parsed]  # --set preview_prompts="a red circle moving left": a list of one
+        node[parts[-1]] = parsed
     return validate_config(data, source="--set")
