@@ -255,7 +255,7 @@ def train(
             from cascade.pipeline import resolve_device
 
             resolve_device(device)
-        _, task = build_task(cfg, source=f"{config}{' with --set' if sets else ''}")
+        _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}")
         kwargs = {"cpu": True} if device == "cpu" else {}
         try:
             summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
@@ -266,15 +266,18 @@ def train(
             ckpt = load_latest(out)
             where = (f"the newest checkpoint is {ckpt.path.name}; add --resume to the same command to continue"
                      if ckpt else "no checkpoint was written yet")
-            console.print(f"interrupted: {where}", highlight=False)
+            if not other_rank:
+                console.print(f"interrupted: {where}", highlight=False)
             raise typer.Exit(130) from None
     except CascadeError as e:
         _fail(str(e))
     if not quiet:
         loss = "n/a" if summary["final_loss"] is None else f"{summary['final_loss']:.4g}"
+        export = Path(summary["run_dir"]) / "export"
+        where = (f"stage folder {export}" if (export / "config.json").is_file()
+                 else f"no stage folder yet: cascade export {summary['run_dir']} --stage-dir DIR")
         console.print(f"trained {stage}: step {summary['steps']}, last loss {loss}, {summary['nan_skipped']} "
-                      f"non-finite steps skipped, {summary['wall_s']:.0f} s; stage folder "
-                      f"{Path(summary['run_dir']) / 'export'}", highlight=False)
+                      f"non-finite steps skipped, {summary['wall_s']:.0f} s; {where}", highlight=False)
 
 
 @app.command()

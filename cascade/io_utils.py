@@ -64,8 +64,9 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        if path.is_dir():
-            foreign = sorted(e.name for e in path.iterdir() if not (tmp / e.name).exists() and not ours(e.name))
+        if path.is_dir():  # at every depth: a note inside a stage subfolder counts too
+            foreign = sorted(e.relative_to(path).as_posix() for e in path.rglob("*")
+                             if not (tmp / e.relative_to(path)).exists() and not ours(e.name))
             if foreign:
                 shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
                 raise CascadeError(f"{path} already holds {shown}, which this write would delete; choose a new or "

@@ -114,7 +114,8 @@ class StageTrainTask:
     def encode(self, captions: list[str]):
         """Text embeddings of captions, each encoded alone the first time it is seen, then cached: a batched
         encoder's output moves in the last bits with its batch-mates, so a resumed run, whose cache fills in
-        another order, would drift from an uninterrupted one."""
+        another order, would drift from an uninterrupted one. The price: one encoder pass per new caption, which
+        is nothing on the shapes data (a few thousand captions) but adds up on a large captioned set."""
         if self.text_encoder is None:
             return None
         for c in dict.fromkeys(captions):

@@ -181,6 +181,11 @@ def test_save_pretrained_replaces_its_own_folder_but_never_deletes_other_files(t
     with pytest.raises(CascadeError, match=r"already holds README.md.*nothing was written"):
         pipe.save_pretrained(out)
     assert (out / "README.md").read_text() == "notes" and (out / "cascade.json").read_bytes() == before
+    (out / "README.md").unlink()
+    (out / "base" / "NOTES.md").write_text("inside a stage folder")  # at any depth
+    with pytest.raises(CascadeError, match=r"already holds base/NOTES.md"):
+        pipe.save_pretrained(out)
+    assert (out / "base" / "NOTES.md").read_text() == "inside a stage folder"
     notes = tmp_path / "notes"
     notes.mkdir()
     for name in ("a.txt", "b.txt", "c.txt", "d.txt"):

@@ -190,7 +190,8 @@ def test_nonfinite_loss_skips_the_step_and_is_logged(tmp_path, caplog):
     ema_clean = load_file(str(tmp_path / "clean/export/model.safetensors"))  # exports hold the EMA weights
     ema_nan = load_file(str(tmp_path / "nan/export/model.safetensors"))
     assert all(torch.equal(ema_clean[k], ema_nan[k]) for k in ema_clean)  # nor the EMA
-    assert not (tmp_path / "nan/checkpoints").exists() or not list_checkpoints(tmp_path / "nan")  # none mid-streak
+    # the target step is checkpointed even mid-streak (its weights are the healthy ones: the step was skipped)
+    assert [s for s, _ in list_checkpoints(tmp_path / "nan")] == [2]
     assert any("step 2" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     records = [json.loads(line) for line in (tmp_path / "nan/metrics.jsonl").read_text().splitlines()]
     bad = [r for r in records if r["event"] == "nonfinite"]
@@ -218,6 +219,9 @@ def test_a_nonfinite_streak_keeps_the_healthy_checkpoints(tmp_path):
         fit(task, toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=5), tmp_path / "run")
     assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [5, 6]
     assert load_latest(tmp_path / "run").state["nan_in_row"] == 0
+    streak_at_end = ToyTask(nan_steps={10})  # a non-finite last step: checkpointed, nothing rotated away
+    fit(streak_at_end, toy_config(max_steps=10, checkpoint_every=2), tmp_path / "end")
+    assert [s for s, _ in list_checkpoints(tmp_path / "end")] == [6, 8, 10]
     resumed = fit(ToyTask(), toy_config(max_steps=8, checkpoint_every=1), tmp_path / "run", resume=True)
     assert resumed["steps"] == 8 and resumed["nan_skipped"] == 0
 

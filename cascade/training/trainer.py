@@ -16,7 +16,8 @@ import torch
 from cascade.errors import CascadeError
 from cascade.io_utils import atomic_write_text
 from cascade.training.batches import BatchOrder, BatchSource, loss_generator, mix_seed
-from cascade.training.checkpoint import capture_rng, load_latest, remove_stale_temp, restore_rng, save_checkpoint
+from cascade.training.checkpoint import (CHECKPOINTS, capture_rng, checkpoint_name, load_latest, remove_stale_temp,
+                                         restore_rng, save_checkpoint)
 from cascade.training.config import TrainConfig
 from cascade.training.ema import EMA
 from cascade.training.metrics import MetricsLog, available_trackers, flat_hparams
@@ -168,8 +169,9 @@ class Trainer:
                     acc.log({k: v for k, v in record.items() if k != "step" and math.isfinite(v)}, step=step)
                     bar.set_postfix(loss=f"{mean:.4g}", samples_s=f"{sps:.1f}", refresh=False)
                     window, t_window, steps_window = [], time.perf_counter(), 0
-                # never during a non-finite streak: rotation (keep 2) would delete the healthy checkpoints
-                if (step % cfg.checkpoint_every == 0 or step == target) and nan_row == 0:
+                # none during a non-finite streak, so --resume finds the newest healthy one (rotation would have
+                # deleted it); at the target one anyway, without rotation, so the run's export has its checkpoint
+                if (step % cfg.checkpoint_every == 0 and nan_row == 0) or step == target:
                     self._save(step, raw, ema, optimizer, nan_row, nan_total, wall_before + time.perf_counter() - t0)
                     t_window = time.perf_counter()
                 if step % cfg.sample_every == 0 or step == target:
@@ -223,8 +225,10 @@ class Trainer:
             state = {"nan_in_row": nan_row, "nan_total": nan_total, "wall": wall, "world_size": acc.num_processes,
                      "config": self.config.model_dump(mode="json"), "rng": rng,
                      "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
-            self._last_good = save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer,
-                                              state=state)
+            save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer, state=state,
+                            keep=2 if nan_row == 0 else 0)
+        if nan_row == 0:  # every rank knows it, so every rank's stop message names the same checkpoint
+            self._last_good = self.run_dir / CHECKPOINTS / checkpoint_name(step)
         acc.wait_for_everyone()
 
     def _restore(self, ckpt, raw, ema: EMA, optimizer) -> tuple[int, int, int, float]:
