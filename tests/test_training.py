@@ -468,3 +468,13 @@ def test_tensorboard_after_a_resume_shows_each_step_once(tmp_path):
     acc = EventAccumulator(str(tmp_path / "cascade-toy"))
     acc.Reload()
     assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3, 4]
+
+
+def test_a_stray_file_in_the_run_export_is_refused_before_training(tmp_path):
+    """The export at the end replaces RUN/export and would refuse a folder holding other files: after training."""
+    (tmp_path / "export").mkdir(parents=True)
+    (tmp_path / "export" / "notes.txt").write_text("mine")
+    task = ToyTask()
+    with pytest.raises(CascadeError, match=r"export holds notes.txt, which the export at the end .*nothing was trained"):
+        fit(task, toy_config(max_steps=2), tmp_path)
+    assert task.calls == 0 and (tmp_path / "export" / "notes.txt").read_text() == "mine"

@@ -83,6 +83,12 @@ class Trainer:
         if resume and ckpt is None:
             log.info("no checkpoint in %s yet; starting from step 0", self.run_dir)
 
+        export = self.run_dir / "export"  # written at the end, where a stray file would stop it: say so now
+        stray = sorted(p.relative_to(export).as_posix() for p in export.rglob("*")
+                       if p.relative_to(export).as_posix() not in ("config.json", "model.safetensors"))
+        if export.is_dir() and stray:
+            raise CascadeError(f"{export} holds {', '.join(stray[:3])}, which the export at the end of training would "
+                               f"delete; move it out first (nothing was trained)")
         dataset = self.task.dataset()
         if len(dataset) == 0:
             raise CascadeError("the training dataset is empty; check the data section of the config")
