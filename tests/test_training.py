@@ -437,6 +437,15 @@ rank = trainer.accelerator.process_index
 open({str(run_dir)!r} + f"/indices_{{rank}}.json", "w").write(json.dumps(
     {{"seen": task.seen, "previews": task.previews, "weight": task.model[0].weight.sum().item(),
       "world": trainer.accelerator.num_processes}}))
+
+# a non-finite streak stops both ranks with the same sentence (rank 1 used to know of no healthy checkpoint)
+from cascade.errors import CascadeError
+streak = Trainer(ToyTask(nan_steps=set(range(4, 30))), toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=2),
+                 {str(run_dir)!r} + "_nan", accelerator_kwargs={{"cpu": True}}, progress=False)
+try:
+    streak.fit()
+except CascadeError as e:
+    open({str(run_dir)!r} + f"/stop_{{rank}}.txt", "w").write(str(e))
 """)
     # accelerate 1.x: `--cpu` alone runs ONE process (simple launcher); `--multi_gpu` starts torchrun, and the
     # script's Accelerator(cpu=True) then joins the two processes over gloo on the CPU
@@ -453,6 +462,8 @@ open({str(run_dir)!r} + f"/indices_{{rank}}.json", "w").write(json.dumps(
     assert (logs[0]["previews"], logs[1]["previews"]) == ([3], [])  # preview on the main process only
     assert [s for s, _ in list_checkpoints(run_dir)] == [3] and hidden_dirs(run_dir) == []
     assert [r["step"] for r in train_records(run_dir)] == [1, 2, 3]  # one writer
+    stops = [(run_dir / f"stop_{r}.txt").read_text() for r in (0, 1)]
+    assert stops[0] == stops[1] and "step_000003" in stops[0], stops
 
 
 def test_tensorboard_after_a_resume_shows_each_step_once(tmp_path):
