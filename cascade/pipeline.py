@@ -153,7 +153,7 @@ class CascadePipeline:
             t0 = time.perf_counter()
             log.info("stage %d/%d: %s", i + 1, len(self.graph.order), name)
             with torch.inference_mode():
-                out = stage(inputs, generator=gen, steps=_pick(steps, name), guidance=_pick(guidance, name),
+                out = stage(inputs, generator=gen, steps=stage_setting(steps, name), guidance=stage_setting(guidance, name),
                             progress=progress)
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
@@ -176,7 +176,8 @@ class CascadePipeline:
         return {n: st.num_parameters() for n, st in self.stages.items()}
 
 
-def _pick(value, name):
+def stage_setting(value, name):
+    """A sampling override for stage `name`: one value for every stage, or a {stage name: value} mapping."""
     return value.get(name) if isinstance(value, Mapping) else value
 
 

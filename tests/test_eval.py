@@ -156,6 +156,30 @@ def test_prompts_file_skips_comments_and_repeats_and_says_what_was_scored(tmp_pa
     assert "too few to read this distance" in report["fsd"]["note"]
 
 
+def test_per_stage_metrics_use_the_evaluated_sampling_settings(tmp_path, monkeypatch):
+    """`cascade eval --steps` (or a {stage: steps} mapping) reached the full cascade but not the per-stage PSNR
+    runs, which sampled with each stage's defaults and so reported the defaults' numbers."""
+    from test_stages import tiny_cascade
+
+    from cascade.eval.run import _per_stage
+    from cascade.pipeline import CascadePipeline
+
+    pipe = CascadePipeline.from_pretrained(tiny_cascade(tmp_path))
+    seen = []
+    for name in ("temporal_sr", "spatial_sr"):
+        cls = type(pipe.stages[pipe.stage_of_type(name)])
+        call = cls.__call__
+
+        def spy(self, inputs, _call=call, _name=name, **kw):  # special methods are looked up on the class
+            seen.append((_name, kw.get("steps"), kw.get("guidance")))
+            return _call(self, inputs, **kw)
+
+        monkeypatch.setattr(cls, "__call__", spy)
+    tsr, ssr = pipe.stage_of_type("temporal_sr"), pipe.stage_of_type("spatial_sr")
+    _per_stage(pipe, 2, False, steps={tsr: 3, ssr: 4}, guidance=1.5)
+    assert seen == [("temporal_sr", 3, 1.5), ("spatial_sr", 4, 1.5)]
+
+
 def test_shipped_feature_net_classifies_real_clips():
     from cascade.eval.features import _real_batch, load_feature_net
 

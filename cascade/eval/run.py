@@ -143,7 +143,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     report["fidelity_base_only"] = _fidelity(rows, "base")
     report["temporal"] = _temporal(rows, finals, final_spec)
     report["fsd"] = _fsd(rows, finals, final_spec)
-    report["per_stage"] = _per_stage(pipe, stage_clips, progress)
+    report["per_stage"] = _per_stage(pipe, stage_clips, progress, steps=steps, guidance=guidance)
     report["shown"] = _show(rows, picked_frames, picks, pipe, out_dir)
     keys = ("prompt", "target", "split", "template", "shape_word", "seed")
     report["cases_detail"] = [{k: r[k] for k in keys if k in r}
@@ -268,7 +268,7 @@ def _fsd(rows, finals, spec) -> dict:
                if n < 100 else {})}
 
 
-def _per_stage(pipe, n: int, progress: bool) -> dict:
+def _per_stage(pipe, n: int, progress: bool, *, steps=None, guidance=None) -> dict:
     """TSR vs blend and SSR vs bicubic on held-out real clips (HELD_OUT combos, fresh random scenes)."""
     from cascade.data.shapes import HELD_OUT
     from cascade.eval.metrics import psnr, ssim
@@ -279,6 +279,11 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
     text_stage = pipe.stage_of_type("text_encoder")
     out: dict[str, Any] = {"clips": n, "combos": "held_out"}
     gen = torch.Generator(pipe.device).manual_seed(0)
+
+    def settings(name: str) -> dict:  # the evaluation's sampling overrides, as the pipeline applies them
+        from cascade.pipeline import stage_setting
+
+        return {"steps": stage_setting(steps, name), "guidance": stage_setting(guidance, name)}
 
     def inputs_for(stage, video):
         inp = {"video": video}
@@ -296,7 +301,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
         truth = real_clips(combos, o, seed=21)
         low = Video(tensor=st.input_from_truth(truth).contiguous(), spec=i)
         with torch.inference_mode():
-            learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
+            learned = st(inputs_for(st, low), generator=gen, progress=False, **settings(tsr)).tensor.float().cpu()
             blend = st.estimate_from_inputs({"video": low}).float().cpu()  # linear blending
         missing = ~known_frame_mask(i.frames, factor)
         # the last known frame is held at the end by every mode: score only frames between two known ones
@@ -312,7 +317,7 @@ def _per_stage(pipe, n: int, progress: bool) -> dict:
         truth = real_clips(combos, o, seed=22)
         low = Video(tensor=st.input_from_truth(truth).clamp(-1, 1), spec=i)
         with torch.inference_mode():
-            learned = st(inputs_for(st, low), generator=gen, progress=False).tensor.float().cpu()
+            learned = st(inputs_for(st, low), generator=gen, progress=False, **settings(ssr)).tensor.float().cpu()
             bicubic = st.estimate_from_inputs({"video": low}).float().cpu().clamp(-1, 1)
         out["spatial_sr"] = {"stage": ssr, "mode": getattr(st.config, "mode", "learned"),
                              "psnr": psnr(learned, truth), "ssim": ssim(learned, truth),
