@@ -15,7 +15,9 @@ PRESETS = {
     "default": SpatialSRConfig(residual=True, prediction="sample", sample_aug_level=0.0,
                                network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                      attention_levels=(False, False), temporal_mixer="shift"),
-                               sampling={"steps": 10, "guidance": 1.0}),
+                               # 5 steps: cascade eval (session 7, 288 clips) measured the same fidelity and FSD
+                               # within chance of 10 (21.1 vs 20.9), PSNR 39.29 vs 39.33 dB, at half the time
+                               sampling={"steps": 5, "guidance": 1.0}),
     "large": SpatialSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),
                                                    attention_levels=(False, False, True)),
                              sampling={"steps": 20, "guidance": 1.0}),

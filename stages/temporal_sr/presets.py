@@ -16,7 +16,9 @@ PRESETS = {
                                 network=NetworkConfig(base_channels=32, channel_mults=(1, 2), patch_size=2,
                                                       attention_levels=(False, False),
                                                       temporal_mixer="conv_attention"),
-                                sampling={"steps": 10, "guidance": 1.0, "sampler": "dpmsolver++"}),
+                                # 5 steps: cascade eval (session 7, 288 clips) measured the same fidelity and FSD
+                                # within chance of 10 (21.1 vs 20.9), PSNR 40.17 vs 40.19 dB, at half the time
+                                sampling={"steps": 5, "guidance": 1.0, "sampler": "dpmsolver++"}),
     "large": TemporalSRConfig(network=NetworkConfig(base_channels=48, channel_mults=(1, 2, 2),
                                                     attention_levels=(False, False, True)),
                               sampling={"steps": 20, "guidance": 1.0}),
