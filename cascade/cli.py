@@ -192,9 +192,9 @@ def data_shapes(
     _setup_logging(False, quiet)
     try:
         from cascade.data import write_shapes_dataset
-        from cascade.io_utils import check_writable_dir
+        from cascade.io_utils import check_writable_path
 
-        check_writable_dir(out)
+        check_writable_path(out)
         if out.exists() and any(out.iterdir()):
             raise CascadeError(f"{out} exists and is not empty; pass a new --out directory")
         summary = write_shapes_dataset(out, clips, frames=frames, size=size, fps=fps, seed=seed, progress=not quiet)
@@ -221,12 +221,12 @@ def train(
 ):
     """Train one stage on its own (CPU, one GPU, or many through `accelerate launch -m cascade.cli train ...`)."""
     other_rank = os.environ.get("RANK", "0") not in ("", "0")  # under accelerate launch: one process speaks
-    _setup_logging(verbose and not other_rank, quiet or other_rank)
-    logging.getLogger("cascade").setLevel(logging.ERROR if other_rank else logging.DEBUG if verbose else logging.INFO)
     quiet = quiet or other_rank
+    _setup_logging(verbose and not other_rank, quiet)
+    logging.getLogger("cascade").setLevel(logging.ERROR if other_rank else logging.DEBUG if verbose else logging.INFO)
     try:
         from cascade.diffusion_stage import DiffusionStage
-        from cascade.io_utils import check_writable_dir
+        from cascade.io_utils import check_writable_path
         from cascade.registry import available_stages, get_stage_class
         from cascade.stage_task import build_task
         from cascade.training import Trainer, apply_overrides, load_config
@@ -235,7 +235,7 @@ def train(
             trainable = [n for n in available_stages() if issubclass(get_stage_class(n), DiffusionStage)]
             raise CascadeError(f"stage type '{stage}' has nothing to train (it is frozen); trainable: "
                                f"{', '.join(trainable)}")
-        check_writable_dir(out)
+        check_writable_path(out)
         cfg = load_config(config)
         sets = list(overrides)
         if seed is not None:
@@ -288,12 +288,11 @@ def export(
     """Write a run's latest EMA weights as a stage folder the pipeline loads."""
     _setup_logging(False, True)
     try:
+        from cascade.io_utils import check_writable_path
         from cascade.stage_task import build_task
         from cascade.training import export_run, load_config
 
-        from cascade.io_utils import check_writable_dir
-
-        check_writable_dir(stage_dir)
+        check_writable_path(stage_dir)
         cfg_path = run_dir / "config.json"
         if not cfg_path.is_file():
             raise CascadeError(f"{cfg_path} is missing; is {run_dir} a training run directory?")
@@ -316,9 +315,9 @@ def assemble(
         import json
 
         from cascade.assemble import assemble as assemble_dirs
-        from cascade.io_utils import check_writable_dir
+        from cascade.io_utils import check_writable_path
 
-        check_writable_dir(out)
+        check_writable_path(out)
         pairs = {}
         for item in stages:
             name, sep, d = item.partition("=")

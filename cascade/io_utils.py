@@ -49,6 +49,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def foreign_entries(folder: Path, kept: Callable[[Path], bool]) -> str:
+    """The entries of `folder`, at every depth (a note inside a stage subfolder counts too), that `kept` (given the
+    path relative to `folder`) does not accept, named for a message ("a.txt, b.txt, c.txt and 2 more"); "" if none."""
+    rels = sorted(e.relative_to(folder) for e in folder.rglob("*")) if folder.is_dir() else []
+    names = [r.as_posix() for r in rels if not kept(r)]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: False) -> Iterator[Path]:
     """Yield a temp directory beside `path`; on success it replaces `path` (old one removed).
@@ -64,12 +72,10 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        if path.is_dir():  # at every depth: a note inside a stage subfolder counts too
-            foreign = sorted(e.relative_to(path).as_posix() for e in path.rglob("*")
-                             if not (tmp / e.relative_to(path)).exists() and not ours(e.name))
+        if path.is_dir():
+            foreign = foreign_entries(path, lambda rel: (tmp / rel).exists() or ours(rel.name))
             if foreign:
-                shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-                raise CascadeError(f"{path} already holds {shown}, which this write would delete; choose a new or "
+                raise CascadeError(f"{path} already holds {foreign}, which this write would delete; choose a new or "
                                    f"empty folder, or move those out first (nothing was written)")
         elif path.exists():
             raise CascadeError(f"{path} is a file, not a folder; choose another name (nothing was written)")
@@ -95,7 +101,7 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def check_writable_dir(path: str | Path) -> None:
+def check_writable_path(path: str | Path) -> None:
     """Raise one sentence if `path` (a file or folder to be written) cannot be created, before any compute is spent.
 
     atomic_path/atomic_dir create their temp beside `path`, so its nearest existing ancestor must take a file.

@@ -237,8 +237,7 @@ def verify_files(directory: Path, manifest: dict, graph: CascadeGraph) -> None:
         if not p.is_file():
             raise CascadeError(f"{p} is missing; {RESTORE}")
         if sha256_file(p) != digest:
-            raise CascadeError(f"{p} does not match the sha256 in cascade.json (corrupt or replaced); "
-                               f"re-download or re-export the weights")
+            raise CascadeError(f"{p} does not match the sha256 in cascade.json (corrupt or replaced); {RESTORE}")
     for name in graph.nodes:
         for fname in ("config.json", "model.safetensors"):
             p = directory / graph.folder(name) / fname

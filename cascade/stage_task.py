@@ -160,9 +160,13 @@ class StageTrainTask:
                 return self._preview_prompts(stage, out_dir, self.preview_prompts or self._preview_captions())
             return self._preview_reconstruction(stage, out_dir)
 
-    def _preview_captions(self) -> list[str]:
+    def _preview_items(self) -> list[dict]:
+        """The data set's last num_preview_clips clips (each loaded once: a shapes clip is rendered, a file decoded)."""
         ds = self.dataset()
-        return [ds.videos[len(ds) - 1 - i].get("caption", "") for i in range(min(self.data.num_preview_clips, len(ds)))]
+        return [ds.videos[len(ds) - 1 - i] for i in range(min(self.data.num_preview_clips, len(ds)))]
+
+    def _preview_captions(self) -> list[str]:
+        return [it.get("caption", "") for it in self._preview_items()]
 
     def _preview_prompts(self, stage, out_dir: Path, prompts: list[str]) -> dict[str, float]:
         from cascade.types import Video
@@ -195,16 +199,16 @@ class StageTrainTask:
         """SR stages: condition on real clips, compare with the training-free baseline by PSNR."""
         from cascade.eval.metrics import psnr
         from cascade.types import Video
-        ds = self.dataset()
-        n = min(self.data.num_preview_clips, len(ds))
-        truth = torch.stack([ds.videos[len(ds) - 1 - i]["video"] for i in range(n)]).to(stage.device)
+        items = self._preview_items()
+        n = len(items)
+        truth = torch.stack([it["video"] for it in items]).to(stage.device)
         spec = stage.input_spec["video"]
         low = stage.input_from_truth(truth)
         baseline = stage.estimate_from_truth(truth)  # blend / bicubic: the stage's own training-free estimate
         gen = torch.Generator(stage.device).manual_seed(0)
         inputs = {"video": Video(tensor=low, spec=spec)}
         if "text" in stage.input_spec:
-            inputs["text"] = self.encode([ds.videos[len(ds) - 1 - i].get("caption", "") for i in range(n)]).to(stage.device)
+            inputs["text"] = self.encode([it.get("caption", "") for it in items]).to(stage.device)
         out = stage(inputs, generator=gen, progress=False).tensor.float()
         for i in range(n):
             row = torch.cat([baseline[i], out[i], truth[i]], dim=-1)  # baseline | learned | truth, side by side

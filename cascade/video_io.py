@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cascade.errors import CascadeError
-from cascade.io_utils import atomic_dir, atomic_path, check_writable_dir
+from cascade.io_utils import atomic_dir, atomic_path, check_writable_path
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def check_writable(path: str | Path) -> None:
         raise _unsupported(path)
     if _is_frames_dir(path):
         _check_frames_dir_target(path)
-    check_writable_dir(path)
+    check_writable_path(path)
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, *, crf: int = 18) -> Path:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from cascade.errors import CascadeError
-from cascade.io_utils import atomic_write_text
+from cascade.io_utils import atomic_write_text, foreign_entries
+from cascade.stage import CONFIG_NAME, WEIGHTS_NAME
 from cascade.training.batches import BatchOrder, BatchSource, loss_generator, mix_seed
 from cascade.training.checkpoint import (CHECKPOINTS, capture_rng, checkpoint_name, load_latest, remove_stale_temp,
                                          restore_rng, save_checkpoint)
@@ -84,11 +85,10 @@ class Trainer:
             log.info("no checkpoint in %s yet; starting from step 0", self.run_dir)
 
         export = self.run_dir / "export"  # written at the end, where a stray file would stop it: say so now
-        stray = sorted(p.relative_to(export).as_posix() for p in export.rglob("*")
-                       if p.relative_to(export).as_posix() not in ("config.json", "model.safetensors"))
-        if export.is_dir() and stray:
-            raise CascadeError(f"{export} holds {', '.join(stray[:3])}, which the export at the end of training would "
-                               f"delete; move it out first (nothing was trained)")
+        stray = foreign_entries(export, lambda rel: rel.as_posix() in (CONFIG_NAME, WEIGHTS_NAME))
+        if stray:
+            raise CascadeError(f"{export} holds {stray}, which the export at the end of training would delete; move "
+                               f"it out first (nothing was trained)")
         dataset = self.task.dataset()
         if len(dataset) == 0:
             raise CascadeError("the training dataset is empty; check the data section of the config")
