@@ -174,6 +174,8 @@ def spec_mismatch(expected: Spec, produced: Spec) -> tuple[str, str] | None:
         checks = [
             (("dim",), lambda s: f"{s.dim}-wide text embeddings"),
             (("length",), lambda s: f"{s.length}-token text embeddings"),
+            (("lexicon",), lambda s: f"prompts expanded with the {s.lexicon} lexicon" if s.lexicon
+             else "prompts encoded without a lexicon"),
         ]
     else:
         return None

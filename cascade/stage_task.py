@@ -96,8 +96,9 @@ class StageTrainTask:
             from stages.text_encoder.config import TextEncoderConfig
             from stages.text_encoder.stage import TextEncoderStage
 
-            self.text_encoder = TextEncoderStage(TextEncoderConfig(max_length=stage.config.text.length,
-                                                                   dim=stage.config.text.dim))
+            spec = stage.config.text
+            self.text_encoder = TextEncoderStage(TextEncoderConfig(max_length=spec.length, dim=spec.dim,
+                                                                   lexicon=spec.lexicon))
         self._dataset = None
 
     # -- TrainTask ----------------------------------------------------------------------------

@@ -35,11 +35,12 @@ class TextSpec(BaseModel):
 
     length: int = Field(gt=0)
     dim: int = Field(gt=0)
+    lexicon: str | None = None  # prompts expanded with this lexicon's glosses before encoding (None: as given)
 
     kind: Literal["text"] = "text"
 
     def describe(self) -> str:
-        return f"{self.length} tokens x {self.dim} dims"
+        return f"{self.length} tokens x {self.dim} dims" + (f", {self.lexicon} lexicon" if self.lexicon else "")
 
 
 class PromptSpec(BaseModel):

@@ -9,7 +9,8 @@ Two read-outs: `tokens` scores every token state and takes a log-sum-exp over th
 model can do; for the shipped base stage it gave `cascade eval`'s per-word shape accuracy within one clip), and
 `pooled` reads the L2-normalised mean-pooled vector (what the sentence encoder was trained to make meaningful).
 
-    python scripts/probe_text_encoder.py                      # the shipped SHAPE_WORDS
+    python scripts/probe_text_encoder.py                      # the shipped text encoder (WordNet glosses, 32 tokens)
+    python scripts/probe_text_encoder.py --preset plain       # MiniLM on the prompts as given (16 tokens)
     python scripts/probe_text_encoder.py --words words.json   # a candidate {"circle": [...], ...} name list
     python scripts/probe_text_encoder.py --layers 1 2 3 4 5 6 # the mean of those hidden layers' states instead of
                                                               # the last layer's (0 = the word embeddings)
@@ -31,17 +32,20 @@ from cascade.data.shapes import SHAPE_WORDS, SHAPES, TRAIN_COMBOS, TRAIN_TEMPLAT
 from cascade.eval.run import shapes_cases  # noqa: E402
 
 
-def encode(prompts: list[str], layers: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Token states, mask and pooled vector as the text_encoder stage makes them, or, with `layers`, from the mean
-    of those hidden layers' states (same tokenisation, mean pooling and L2 norm)."""
+def encode(prompts: list[str], layers: list[int] | None = None,
+           preset: str = "default") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token states, mask and pooled vector as the text_encoder stage `preset` makes them, or, with `layers`, from the
+    mean of those hidden layers' states (same lexicon, tokenisation, mean pooling and L2 norm)."""
     from stages.text_encoder.presets import PRESETS
     from stages.text_encoder.stage import TextEncoderStage
 
-    stage = TextEncoderStage(PRESETS["default"])
+    stage = TextEncoderStage(PRESETS[preset])
     if not layers:
         parts = [stage.encode(prompts[i:i + 512], cache=False) for i in range(0, len(prompts), 512)]
         return (torch.cat([p.tokens for p in parts]).float(), torch.cat([p.mask for p in parts]),
                 torch.cat([p.pooled for p in parts]).float())
+    if stage.lexicon is not None:
+        prompts = [stage.lexicon.expand(p) for p in prompts]
     tokens, masks = [], []
     with torch.inference_mode():
         for i in range(0, len(prompts), 512):
@@ -82,6 +86,8 @@ def main() -> None:
     ap.add_argument("--words", type=Path, help="JSON {shape: [names]} to train on instead of SHAPE_WORDS")
     ap.add_argument("--layers", type=int, nargs="+", help="read the mean of these hidden layers (0-6; default: the "
                     "last layer, as the stage does)")
+    ap.add_argument("--preset", default="default", help="text_encoder preset (default: the shipped one; plain: no "
+                    "lexicon)")
     args = ap.parse_args()
     words = json.loads(args.words.read_text()) if args.words else SHAPE_WORDS
     torch.set_num_threads(min(torch.get_num_threads(), 2))
@@ -89,13 +95,13 @@ def main() -> None:
     train = [(caption(c, s, m, t, w), SHAPES.index(s), w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES
              for w in words[s]]
     test = [(c["prompt"], SHAPES.index(c["target"][1]), c["shape_word"]) for c in shapes_cases(1) if "shape_word" in c]
-    tokens_all, mask_all, pooled_all = encode([p for p, _, _ in train + test], args.layers)  # one text encoder load
+    tokens_all, mask_all, pooled_all = encode([p for p, _, _ in train + test], args.layers, args.preset)  # one text encoder load
     k = len(train)
     tok_tr, mask_tr, pool_tr = tokens_all[:k], mask_all[:k], pooled_all[:k]
     tok_te, mask_te, pool_te = tokens_all[k:], mask_all[k:], pooled_all[k:]
     y_tr, y_te = torch.tensor([y for _, y, _ in train]), torch.tensor([y for _, y, _ in test])
     w_tr, w_te = np.array([w for *_, w in train]), np.array([w for *_, w in test])
-    report = {"train_captions": len(train), "words": words, "layers": args.layers or "last"}
+    report = {"train_captions": len(train), "words": words, "layers": args.layers or "last", "preset": args.preset}
     for name, x_tr, x_te in (("tokens", tok_tr, tok_te), ("pooled", pool_tr, pool_te)):
         tokens = name == "tokens"
         lowo = {}

@@ -96,3 +96,19 @@ def test_build_reads_only_configs_no_weights(tmp_path, fake_weights):
     import json
     g = CascadeGraph.from_dict(json.loads((fake_weights / "cascade.json").read_text())["graph"]).build(root=fake_weights)
     assert g.order[-1] == "ssr"
+
+
+def test_text_lexicon_mismatch_is_named():
+    """A base stage trained on lexicon-expanded prompts cannot be fed plain ones (nor the other way round)."""
+    from stages.base_video.presets import PRESETS as BASE
+    from stages.text_encoder.presets import PRESETS as TEXT
+
+    g = graph({"text": "text_encoder", "base": "base_video"}, [("text", "base", "text")], "base")
+    assert g.build({"text": TEXT["default"], "base": BASE["default"]}).order == ["text", "base"]
+    plain_base = BASE["default"].model_copy(update={"text": TEXT["large"].output_spec()})
+    with pytest.raises(CascadeError) as e:
+        g.build({"text": TEXT["default"], "base": plain_base})
+    assert str(e.value) == ("base expects prompts encoded without a lexicon from text, which makes prompts expanded "
+                            "with the wordnet-shapes lexicon")
+    with pytest.raises(CascadeError, match="base expects 32-token text embeddings from text, which makes 16-token"):
+        g.build({"text": TEXT["plain"], "base": BASE["default"]})

@@ -181,3 +181,22 @@ def test_caption_embeddings_do_not_depend_on_their_batch_mates():
     together = first.encode(captions).tokens
     for i in (1, 3):
         assert torch.equal(second.encode([captions[i]]).tokens[0], together[i])
+
+
+def test_training_encodes_captions_as_the_stage_declares():
+    """The base stage trains on captions read exactly as its text spec says (lexicon included), so the shipped
+    text_encoder:default feeds it the same expanded prompts at render time."""
+    import torch
+
+    from cascade.stage_task import build_task
+    from cascade.training import load_config
+    from stages.text_encoder.presets import PRESETS
+    from stages.text_encoder.stage import TextEncoderStage
+
+    cfg = load_config("configs/base_video/tiny.yaml")
+    cfg.model["text"] = {"length": 32, "dim": 384, "lexicon": "wordnet-shapes"}
+    stage, task = build_task(cfg)
+    assert task.text_encoder.output_spec == stage.config.text == PRESETS["default"].output_spec()
+    captions = ["a red wedge moving up", "a blue square going left"]
+    ours, shipped = task.encode(captions).tokens, TextEncoderStage(PRESETS["default"]).encode(captions).tokens
+    assert torch.allclose(ours, shipped, atol=1e-5)  # (a batch moves MiniLM's output ~1e-6; a gloss moves it ~1)

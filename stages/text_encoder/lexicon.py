@@ -1,0 +1,57 @@
+"""Prompt expansion with a lexicon: every lexicon word in a prompt is followed by its gloss before encoding.
+
+A small frozen sentence encoder places common words well and rare ones badly: MiniLM puts "wedge" nearer "square"
+than "triangle", so no base stage trained on our captions can draw a wedge from its text alone. A lexicon supplies
+what the encoder lacks, in words it does know: "a red wedge moving up" is encoded as
+"a red wedge moving up (wedge: any shape that is triangular in cross section)". Training captions are expanded the
+same way, so the base stage learns to read the glosses (the lexicon is part of the text spec the graph checks).
+The idea is prompt expansion (DALL-E 3 and Sora rewrite prompts before encoding them), done with a dictionary.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from cascade.errors import CascadeError
+
+PACKAGED = {"wordnet-shapes": Path(__file__).parent / "lexicons" / "wordnet-shapes.json"}
+
+
+class Lexicon:
+    """{word: gloss}; `expand` appends " (word: gloss)" for each lexicon word or phrase a prompt contains, in order of
+    first appearance, longest phrase first, case-insensitive, whole words only."""
+
+    def __init__(self, entries: dict[str, str]):
+        self.entries = {k.lower(): v for k, v in entries.items()}
+        words = sorted(self.entries, key=lambda k: -len(k))  # "square shape" before "square"
+        self._pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b") if words else None
+
+    def expand(self, prompt: str) -> str:
+        if self._pattern is None:
+            return prompt
+        found = dict.fromkeys(m.group(1) for m in self._pattern.finditer(prompt.lower()))
+        return prompt + "".join(f" ({w}: {self.entries[w]})" for w in found)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(name: str) -> Lexicon:
+    """A packaged lexicon by name (wordnet-shapes) or a JSON file: {"entries": {word: gloss}} or {word: gloss}."""
+    path = PACKAGED.get(name) or Path(name).expanduser()
+    if not path.is_file():
+        raise CascadeError(f"lexicon '{name}' is neither a packaged lexicon ({', '.join(PACKAGED)}) nor a JSON "
+                           f"file; pass a file holding {{word: gloss}}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CascadeError(f"lexicon {path} could not be read as JSON ({e})") from None
+    entries = data.get("entries", data) if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip()
+                                                for k, v in entries.items()):
+        raise CascadeError(f"lexicon {path} must map words to glosses ({{\"entries\": {{word: gloss}}}})")
+    return Lexicon(entries)
