@@ -219,3 +219,23 @@ def test_run_from_given_outputs_skips_those_stages():
         pipe.run(["a red circle"], given={"prior": upstream["base"]})
     with pytest.raises(CascadeError):
         pipe.run(["a red circle"], given={"base": upstream["tsr"]})  # 8 frames where base declares 4
+
+
+def test_shipped_weights_draw_what_the_prompt_says():
+    """The shipped cascade in weights/ (a smoke test of the files users get; `cascade eval` measures it properly):
+    the issue's example wordings and one never-trained shape name per shape, read back by the shapes probe."""
+    from pathlib import Path
+
+    from cascade.eval.probe import analyze_batch
+
+    weights = Path(__file__).resolve().parents[1] / "weights"
+    cases = {"a yellow triangle moving up": ("yellow", "triangle", "up"),
+             "a blue square sliding to the right": ("blue", "square", "right"),
+             "red ball going up": ("red", "circle", "up"),
+             "a green box going left": ("green", "square", "left"),
+             "a magenta wedge sliding downward": ("magenta", "triangle", "down")}  # wedge: 0% before the lexicon
+    pipe = CascadePipeline.from_pretrained(weights)
+    video = pipe(list(cases), seed=0, progress=False)
+    assert tuple(video.frames.shape) == (5, 16, 64, 64, 3) and video.fps == 8.0
+    read = [(r["colour"], r["shape"], r["motion"]) for r in analyze_batch(video.frames.numpy())]
+    assert read == list(cases.values())
