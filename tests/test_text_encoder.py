@@ -104,6 +104,8 @@ def test_lexicon_errors(tmp_path):
 
     with pytest.raises(CascadeError, match="neither a packaged lexicon"):
         TextEncoderStage(TextEncoderConfig(lexicon=str(tmp_path / "missing.json")))
+    with pytest.raises(ValueError, match="at least 1 character"):  # "" would be a lexicon in the spec, none in use
+        TextEncoderConfig(lexicon="")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(CascadeError, match="could not be read as JSON"):

@@ -20,7 +20,7 @@ class TextEncoderConfig(StageConfig):
     normalize_pooled: bool = True  # sentence-transformers' mean pooling + L2 norm
     # Prompt expansion: a packaged lexicon's name (wordnet-shapes) or a JSON file {word: gloss}; each lexicon word
     # in a prompt is followed by its gloss before encoding (stages/text_encoder/lexicon.py). None: prompts as given.
-    lexicon: str | None = None
+    lexicon: str | None = Field(default=None, min_length=1)
 
     @property
     def has_weights(self) -> bool:
