@@ -75,7 +75,7 @@ def test_packaged_lexicon_is_wordnet_noun_shape():
     assert lex.expand("a cyan tent moving left") == "a cyan tent moving left"  # not a shape noun in WordNet
 
 
-def test_lexicon_reaches_the_encoder_and_its_spec():
+def test_lexicon_reaches_the_encoder_and_its_spec(caplog):
     """The property the lexicon is for: MiniLM alone puts 'wedge' nearer 'circle' and 'square' than 'triangle';
     with the glosses a wedge prompt lands nearest the triangle prompt."""
     prompts = ["a red wedge moving up", "a red triangle moving up", "a red square moving up", "a red circle moving up"]
@@ -85,6 +85,10 @@ def test_lexicon_reaches_the_encoder_and_its_spec():
     p, x = plain.encode(prompts).pooled, lexed.encode(prompts).pooled
     assert (p[0] @ p[1]) < max(p[0] @ p[2], p[0] @ p[3])
     assert (x[0] @ x[1]) > max(x[0] @ x[2], x[0] @ x[3])
+    with caplog.at_level(logging.DEBUG, logger="stages.text_encoder.stage"):  # -v shows what the encoder reads
+        lexed.encode(["a blue disc moving left"])
+    assert "reads 'a blue disc moving left (disc: something with a round shape resembling a flat circular plate)'" \
+        in caplog.text
     same = ["a red car moving up"]  # no lexicon word: encoded exactly as without the lexicon
     assert torch.equal(plain.encode(same).tokens, lexed.encode(same).tokens)
 

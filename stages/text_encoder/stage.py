@@ -83,8 +83,12 @@ class TextEncoderStage(BaseStage):
                 shown = p if len(p) <= 60 else p[:57] + "..."
                 log.warning("prompt %r is longer than %d tokens; the rest is cut off%s", shown, cfg.max_length,
                             "" if len(self._warned) < 3 else " (further long prompts are cut off without a word)")
-        if self.lexicon is not None:  # glosses follow the prompt, so a long one cuts glosses, never the prompt
-            prompts = [self.lexicon.expand(p) for p in prompts]
+        if self.lexicon is not None:  # glosses follow the prompt: a cut falls on the glosses before the prompt
+            expanded = [self.lexicon.expand(p) for p in prompts]
+            for p, e in zip(prompts, expanded):
+                if e != p:
+                    log.debug("the text encoder reads %r", e)  # `cascade render -v` shows what the glosses add
+            prompts = expanded
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=cfg.max_length,
                                return_tensors="pt")
         net_device = next(self.network.parameters()).device
