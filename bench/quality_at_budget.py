@@ -159,8 +159,7 @@ def main() -> None:
     data = DataConfig.model_validate(train_cfg.data)
     spec = cfg.output_spec()
     info = common.machine(args.device)
-    text = TextEncoderStage(TextEncoderConfig(max_length=cfg.text.length, dim=cfg.text.dim,
-                                               lexicon=cfg.text.lexicon))
+    text = TextEncoderStage(TextEncoderConfig.from_spec(cfg.text))
     null = text.encode([""]).tokens[0]  # (L, D): the peer's unconditional prompt (diffusers convention)
     dataset = build_dataset(data, spec, needs_text=True)
     combos = combos_for(args)

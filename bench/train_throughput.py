@@ -43,7 +43,7 @@ class Encoders:
             from stages.text_encoder.config import TextEncoderConfig
             from stages.text_encoder.stage import TextEncoderStage
 
-            self._made[key] = TextEncoderStage(TextEncoderConfig(max_length=spec.length, dim=spec.dim, lexicon=spec.lexicon))
+            self._made[key] = TextEncoderStage(TextEncoderConfig.from_spec(spec))
         return self._made[key]
 
 

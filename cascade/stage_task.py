@@ -96,9 +96,7 @@ class StageTrainTask:
             from stages.text_encoder.config import TextEncoderConfig
             from stages.text_encoder.stage import TextEncoderStage
 
-            spec = stage.config.text
-            self.text_encoder = TextEncoderStage(TextEncoderConfig(max_length=spec.length, dim=spec.dim,
-                                                                   lexicon=spec.lexicon))
+            self.text_encoder = TextEncoderStage(TextEncoderConfig.from_spec(stage.config.text))
         self._dataset = None
 
     # -- TrainTask ----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+from cascade.io_utils import atomic_write_text
+
 OUT = Path(__file__).resolve().parents[1] / "stages" / "text_encoder" / "lexicons" / "wordnet-shapes.json"
 LEXFILE = "noun.shape"
 
@@ -56,9 +58,7 @@ def main() -> None:
     license_text = (args.wordnet / "LICENSE").read_text(encoding="latin-1").strip()
     doc = {"name": "wordnet-shapes", "source": f"WordNet 3.0, lexicographer file {LEXFILE}, first sense's gloss",
            "built_by": "scripts/build_lexicon.py", "license": license_text, "entries": entries}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(args.out)
+    atomic_write_text(args.out, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     print(f"{len(entries)} entries -> {args.out}")
 
 

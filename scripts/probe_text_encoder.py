@@ -44,8 +44,7 @@ def encode(prompts: list[str], layers: list[int] | None = None,
         parts = [stage.encode(prompts[i:i + 512], cache=False) for i in range(0, len(prompts), 512)]
         return (torch.cat([p.tokens for p in parts]).float(), torch.cat([p.mask for p in parts]),
                 torch.cat([p.pooled for p in parts]).float())
-    if stage.lexicon is not None:
-        prompts = [stage.lexicon.expand(p) for p in prompts]
+    prompts = stage.expand(prompts)
     tokens, masks = [], []
     with torch.inference_mode():
         for i in range(0, len(prompts), 512):

@@ -29,5 +29,10 @@ class TextEncoderConfig(StageConfig):
     def input_specs(self):
         return {"prompt": PromptSpec()}
 
+    @classmethod
+    def from_spec(cls, spec: TextSpec) -> "TextEncoderConfig":
+        """The packaged encoder configured to make `spec` (what a text-conditioned stage's training encodes with)."""
+        return cls(max_length=spec.length, dim=spec.dim, lexicon=spec.lexicon)
+
     def output_spec(self) -> TextSpec:
         return TextSpec(length=self.max_length, dim=self.dim, lexicon=self.lexicon)

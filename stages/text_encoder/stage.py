@@ -72,6 +72,17 @@ class TextEncoderStage(BaseStage):
         return TextEmbedding(tokens=tokens.to(self.device, self.dtype), mask=mask.to(self.device),
                              pooled=pooled.to(self.device, self.dtype), spec=self.output_spec)
 
+    def expand(self, prompts: list[str]) -> list[str]:
+        """The prompts as the encoder reads them: with the lexicon's glosses after each (they follow the prompt, so a
+        cut at max_length falls on the glosses before the prompt); unchanged without a lexicon."""
+        if self.lexicon is None:
+            return prompts
+        expanded = [self.lexicon.expand(p) for p in prompts]
+        for p, e in zip(prompts, expanded):
+            if e != p:
+                log.debug("the text encoder reads %r", e)  # `cascade render -v` shows what the glosses add
+        return expanded
+
     def _encode(self, prompts: list[str]):
         cfg: TextEncoderConfig = self.config
         # one token past the limit tells a long prompt (tokenising it whole made transformers warn about the
@@ -83,13 +94,7 @@ class TextEncoderStage(BaseStage):
                 shown = p if len(p) <= 60 else p[:57] + "..."
                 log.warning("prompt %r is longer than %d tokens; the rest is cut off%s", shown, cfg.max_length,
                             "" if len(self._warned) < 3 else " (further long prompts are cut off without a word)")
-        if self.lexicon is not None:  # glosses follow the prompt: a cut falls on the glosses before the prompt
-            expanded = [self.lexicon.expand(p) for p in prompts]
-            for p, e in zip(prompts, expanded):
-                if e != p:
-                    log.debug("the text encoder reads %r", e)  # `cascade render -v` shows what the glosses add
-            prompts = expanded
-        batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=cfg.max_length,
+        batch = self.tokenizer(self.expand(prompts), padding="max_length", truncation=True, max_length=cfg.max_length,
                                return_tensors="pt")
         net_device = next(self.network.parameters()).device
         out = self.network(**{k: v.to(net_device) for k, v in batch.items()})
