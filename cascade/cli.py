@@ -257,9 +257,10 @@ def train(
             resolve_device(device)
         _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}")
         kwargs = {"cpu": True} if device == "cpu" else {}
+        trainer, finished = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet), False
         try:
-            summary = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet).fit(resume=resume,
-                                                                                                 max_steps=max_steps)
+            summary = trainer.fit(resume=resume, max_steps=max_steps)
+            finished = True
         except KeyboardInterrupt:
             from cascade.training import load_latest
 
@@ -269,6 +270,8 @@ def train(
             if not other_rank:
                 console.print(f"interrupted: {where}", highlight=False)
             raise typer.Exit(130) from None
+        finally:
+            trainer.end(synchronize=finished)
     except CascadeError as e:
         _fail(str(e))
     if not quiet:

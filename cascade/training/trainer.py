@@ -191,12 +191,31 @@ class Trainer:
         finally:
             bar.close()
             source.close()
-            for tracker in acc.trackers:  # not acc.end_training(): that also tears down the process group
+            for tracker in acc.trackers:  # not acc.end_training(): that also closes the process group (Trainer.end)
                 tracker.finish()
             acc.trackers = []
         return {"steps": step, "final_loss": last_loss, "nan_skipped": nan_total,
                 "wall_s": round(time.perf_counter() - t0, 3), "samples_seen": step * global_batch,
                 "run_dir": str(self.run_dir)}
+
+    def end(self, *, synchronize: bool = True) -> None:
+        """Closes a multi-process run's process group; call once, after the last `fit` of the process.
+
+        Without it, a gloo worker thread can still be freeing a finished all-reduce (whose tensors need the GIL)
+        while Python shuts down, and a run that succeeded dies with SIGABRT ("terminate called without an active
+        exception"). `synchronize=False` skips the barrier, for a process leaving on an error the others may not
+        share (a barrier would wait for them until the collective timeout).
+        """
+        acc = self.accelerator
+        if acc.num_processes > 1 and torch.distributed.is_initialized():
+            if synchronize:
+                acc.wait_for_everyone()
+                acc.state.destroy_process_group()
+            else:
+                try:
+                    acc.state.destroy_process_group()
+                except Exception as e:  # leaving on an error already: that error is the one to show
+                    log.debug("closing the process group failed too: %s", e)
 
     def _step(self, model, optimizer, source: BatchSource, step: int) -> tuple[float, float]:
         """Forward/backward over grad_accum micro-batches; returns (loss averaged over processes, grad norm)."""
