@@ -3,22 +3,27 @@
 # re-run the same command after an interruption), export, assembly with a sha256 manifest, evaluation.
 #   scripts/make_weights.sh            # CPU (2 cores): see weights/README.md for wall times
 #   DEVICE=cuda scripts/make_weights.sh
+# RUNS, OUT and DATA move its folders; TRAIN_ARGS and EVAL_ARGS reach every `cascade train` / the `cascade eval`
+# (tests/test_make_weights.py runs the whole script with TRAIN_ARGS="--max-steps 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-runs}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-weights}
+DATA=${DATA:-data/shapes}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+EVAL_ARGS=${EVAL_ARGS:-}
 mkdir -p "$RUNS"
 
 # 1. a sample of the procedural data set on disk (training itself renders the same clips in memory)
-[ -f data/shapes/captions.jsonl ] || "$BIN/cascade" data shapes --out data/shapes --clips 256 -q
+[ -f "$DATA/captions.jsonl" ] || "$BIN/cascade" data shapes --out "$DATA" --clips 256 -q
 
 # 2. each stage on its own; --resume continues an interrupted run from its last checkpoint
 for stage in base_video temporal_sr spatial_sr; do
   if [ ! -f "$RUNS/$stage/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
     resume=""; [ -d "$RUNS/$stage/checkpoints" ] && resume="--resume"
-    "$BIN/cascade" train "$stage" --config "configs/$stage/default.yaml" --out "$RUNS/$stage" --device "$DEVICE" $resume
+    "$BIN/cascade" train "$stage" --config "configs/$stage/default.yaml" --out "$RUNS/$stage" --device "$DEVICE" $resume $TRAIN_ARGS
   fi
 done
 
@@ -32,4 +37,4 @@ done
 mkdir -p "$OUT" && cp -R "$RUNS/weights/." "$OUT/"
 
 # 4. evaluate
-"$BIN/cascade" eval "$OUT" --suite shapes --seeds 2 --out "$RUNS/eval" --device "$DEVICE"
+"$BIN/cascade" eval "$OUT" --suite shapes --seeds 2 --out "$RUNS/eval" --device "$DEVICE" $EVAL_ARGS
