@@ -7,8 +7,10 @@ train independently, in any order, on any machine.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +39,9 @@ class DataConfig(BaseModel):
     images: str | None = None  # optional image-text folder for joint image-video training
     image_fraction: float = Field(default=0.0, ge=0, lt=1)
     text_drop_prob: float = Field(default=0.1, ge=0, le=1)  # classifier-free guidance dropout
+    # fraction of training captions (fixed per caption) whose lexicon names are replaced by made-up words, their
+    # glosses kept: the stage learns to draw what a gloss describes when the name before it is new (needs a lexicon)
+    unknown_names: float = Field(default=0.0, ge=0, le=1)
     min_snr_gamma: float | None = 5.0
     num_preview_clips: int = 4
 
@@ -97,6 +102,9 @@ class StageTrainTask:
             from stages.text_encoder.stage import TextEncoderStage
 
             self.text_encoder = TextEncoderStage(TextEncoderConfig.from_spec(stage.config.text))
+        if self.data.unknown_names and getattr(self.text_encoder, "lexicon", None) is None:
+            raise CascadeError(f"data.unknown_names {self.data.unknown_names} needs a text encoder with a lexicon (it "
+                               f"keeps the glosses of the names it replaces); the stage's text spec names none")
         self._dataset = None
 
     # -- TrainTask ----------------------------------------------------------------------------
@@ -121,10 +129,45 @@ class StageTrainTask:
             self.text_encoder.encode([c])  # cached by the encoder; a no-op once seen
         return self.text_encoder.encode(captions)
 
+    def reads(self, caption: str) -> str | None:
+        """A training caption as the encoder reads it when data.unknown_names picks it (None otherwise): expanded by
+        the lexicon, then each glossed name, in the prompt and before its gloss, replaced by a made-up word.
+        "a red cube moving left" -> "a red vokami moving left (vokami: a hexahedron with six equal squares as faces)".
+        The choice and the word are a hash of (data.seed, caption): the same every step, process and resume."""
+        fraction = self.data.unknown_names
+        if not fraction or not caption:
+            return None
+        digest = hashlib.sha256(f"{self.data.seed}\0{caption}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") >= fraction * 2 ** 64:
+            return None
+        lexicon = self.text_encoder.lexicon
+        names = lexicon.names_in(caption)
+        if not names:
+            return None
+        text = lexicon.expand(caption)
+        for i, name in enumerate(names):
+            word = made_up_word(digest[8 + 3 * i:], avoid=lexicon.entries)
+            text = re.sub(rf"\b{re.escape(name)}\b", word, text, flags=re.IGNORECASE)
+        return text
+
+    def encode_captions(self, captions: list[str]):
+        """Training captions' embeddings: `encode`, except that the captions data.unknown_names picks are read with
+        made-up names (`reads`)."""
+        if self.text_encoder is None or not self.data.unknown_names:
+            return self.encode(captions)
+        read = [self.reads(c) for c in captions]
+        for c, r in dict(zip(captions, read)).items():
+            self.text_encoder.encode([r] if r else [c], expanded=bool(r))  # one at a time, as `encode` explains
+        from cascade.types import TextEmbedding
+
+        rows = [self.text_encoder.encode([r] if r else [c], expanded=bool(r)) for c, r in zip(captions, read)]
+        return TextEmbedding(tokens=torch.cat([e.tokens for e in rows]), mask=torch.cat([e.mask for e in rows]),
+                             pooled=torch.cat([e.pooled for e in rows]), spec=rows[0].spec)
+
     def loss(self, model, batch, generator: torch.Generator) -> torch.Tensor:
         device = next(model.parameters()).device
         video = batch["video"].to(device)
-        text = self.encode(batch["caption"])
+        text = self.encode_captions(batch["caption"])
         text = text.to(device) if text is not None else None
         image_mask = batch["is_image"].to(device) if batch["is_image"].any() else None
         self.stage.device = device
@@ -219,6 +262,22 @@ class StageTrainTask:
     def export(self, model, out_dir: Path) -> None:
         with self._using(model) as stage:
             stage.save_pretrained(out_dir)
+
+
+_CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
+
+
+def made_up_word(seed: bytes, *, avoid=()) -> str:
+    """A pronounceable non-word of 2 or 3 consonant-vowel syllables drawn from `seed`'s bytes ("vokami"); a draw that
+    is a word in `avoid` (e.g. the lexicon: "tube" is a shape) is redrawn from the seed's hash."""
+    while True:
+        seed = seed if len(seed) >= 7 else hashlib.sha256(seed).digest()
+        n = 2 + seed[0] % 2
+        word = "".join(_CONSONANTS[seed[1 + 2 * i] % len(_CONSONANTS)] + _VOWELS[seed[2 + 2 * i] % len(_VOWELS)]
+                       for i in range(n))
+        if word not in avoid:
+            return word
+        seed = hashlib.sha256(seed).digest()
 
 
 def truth_fps(stage) -> float:

@@ -120,3 +120,14 @@ def test_lexicon_errors(tmp_path):
     good = tmp_path / "mine.json"
     good.write_text('{"gizmo": "a small triangle"}')
     assert load_lexicon(str(good)).expand("a gizmo") == "a gizmo (gizmo: a small triangle)"
+
+
+def test_an_expanded_prompt_is_encoded_as_given():
+    """encode(expanded=True) reads the text as it stands (the training task's made-up names use it); it shares no
+    cache entry with the same string read as a prompt, which the lexicon would expand again."""
+    enc = TextEncoderStage(TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"))
+    prompt = "a red wedge moving up"
+    read = enc.expand([prompt])[0]
+    assert torch.equal(enc.encode([read], expanded=True).tokens, enc.encode([prompt]).tokens)
+    again = enc.encode([read]).tokens  # as a prompt: the lexicon appends its glosses once more
+    assert not torch.allclose(again, enc.encode([read], expanded=True).tokens, atol=1e-2)

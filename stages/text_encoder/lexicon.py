@@ -29,11 +29,14 @@ class Lexicon:
         words = sorted(self.entries, key=lambda k: -len(k))  # "square shape" before "square"
         self._pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b") if words else None
 
-    def expand(self, prompt: str) -> str:
+    def names_in(self, prompt: str) -> list[str]:
+        """The lexicon words and phrases `prompt` contains, in order of first appearance (lower case)."""
         if self._pattern is None:
-            return prompt
-        found = dict.fromkeys(m.group(1) for m in self._pattern.finditer(prompt.lower()))
-        return prompt + "".join(f" ({w}: {self.entries[w]})" for w in found)
+            return []
+        return list(dict.fromkeys(m.group(1) for m in self._pattern.finditer(prompt.lower())))
+
+    def expand(self, prompt: str) -> str:
+        return prompt + "".join(f" ({w}: {self.entries[w]})" for w in self.names_in(prompt))
 
     def __len__(self) -> int:
         return len(self.entries)
