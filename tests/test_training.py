@@ -469,6 +469,21 @@ streak.end()
     assert stops[0] == stops[1] and "step_000003" in stops[0], stops
 
 
+def test_cascade_train_under_a_two_process_accelerate_launch(tmp_path):
+    """The researcher's multi-process command, as examples/train_cascade.sh gives it: `accelerate launch -m cascade.cli
+    train`. Both processes end with status 0 (they close the process group: see Trainer.end) and one of them writes."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+           "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()), "-m",
+           "cascade.cli", "train", "base_video", "--config", "configs/base_video/tiny.yaml", "--out", str(out),
+           "--device", "cpu", "-q"]
+    proc = subprocess.run(cmd, env=subprocess_env(), cwd=REPO, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["step"] for r in train_records(out)] == [1, 2, 3]  # one writer, three steps of a global batch of 4
+    assert [s for s, _ in list_checkpoints(out)] == [2, 3] and (out / "export" / "model.safetensors").is_file()
+    assert json.loads((out / "checkpoints" / "step_000003" / "trainer_state.json").read_text())["world_size"] == 2
+
+
 def test_tensorboard_after_a_resume_shows_each_step_once(tmp_path):
     """Events past the checkpoint a run resumes from were kept, so TensorBoard drew steps twice."""
     import shutil
