@@ -152,15 +152,21 @@ def test_ctrl_c_says_where_to_resume(tmp_path):
     import time
 
     run = tmp_path / "run"
+    # a suite started in the background (`nohup ... &`) hands its children SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt: the child gets the default back, as a terminal's Ctrl-C would find it
     proc = subprocess.Popen([sys.executable, "-m", "cascade.cli", "train", "base_video", "--config",
                              "configs/base_video/tiny.yaml", "--out", str(run), "--set", "max_steps=100000",
                              "--set", "checkpoint_every=1", "--set", "sample_every=100000", "--device", "cpu", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not list(run.glob("checkpoints/step_*")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not list(run.glob("checkpoints/step_*")):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a 100,000-step run behind
     assert proc.returncode == 130, (out, err)
     assert "interrupted: the newest checkpoint is step_" in " ".join(err.split()) and "--resume" in err
 
