@@ -153,14 +153,12 @@ class StageTrainTask:
 
     def encode_captions(self, captions: list[str]):
         """Training captions' embeddings: `encode`, except that the captions data.unknown_names picks are read with
-        made-up names (`reads`)."""
+        made-up names (`reads`). Each caption is encoded alone (cached), as `encode` explains, then stacked."""
         if self.text_encoder is None or not self.data.unknown_names:
             return self.encode(captions)
-        read = [self.reads(c) for c in captions]
-        for c, r in dict(zip(captions, read)).items():
-            self.text_encoder.encode([r] if r else [c], expanded=bool(r))  # one at a time, as `encode` explains
         from cascade.types import TextEmbedding
 
+        read = [self.reads(c) for c in captions]
         rows = [self.text_encoder.encode([r] if r else [c], expanded=bool(r)) for c, r in zip(captions, read)]
         return TextEmbedding(tokens=torch.cat([e.tokens for e in rows]), mask=torch.cat([e.mask for e in rows]),
                              pooled=torch.cat([e.pooled for e in rows]), spec=rows[0].spec)

@@ -447,7 +447,7 @@ try:
 except CascadeError as e:
     open({str(run_dir)!r} + f"/stop_{{rank}}.txt", "w").write(str(e))
 # what `cascade train` does after its run: without it a gloo thread freeing a finished all-reduce during interpreter shutdown
-# aborted one process in about 1 run of 25 (SIGABRT, "terminate called without an active exception")
+# aborted one process in about 1 run of 17 (SIGABRT, "terminate called without an active exception")
 streak.end()
 """)
     # accelerate 1.x: `--cpu` alone runs ONE process (simple launcher); `--multi_gpu` starts torchrun, and the
