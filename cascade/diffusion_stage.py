@@ -43,6 +43,10 @@ class SamplingConfig(BaseModel):
     guidance: float = Field(default=1.0, ge=0)
     oscillating: bool = False  # Imagen Video oscillating guidance
     dynamic_thresholding: bool = True  # Imagen dynamic thresholding (pixel space only)
+    # A prompt the text encoder's lexicon glossed has two readings, glossed and as given (TextEmbedding.plain):
+    # guidance composes them (Composable Diffusion, Liu et al. 2022), x0 = u + g((1-w)(glossed - u) + w(plain - u)),
+    # w = plain_weight. 0 reads the glossed prompt only; a prompt without a gloss reads the same either way.
+    plain_weight: float = Field(default=0.0, ge=0, le=1)
 
 
 class DiffusionStageConfig(StageConfig):
@@ -190,7 +194,10 @@ class DiffusionStage(BaseStage):
         cfg: DiffusionStageConfig = self.config
         s = cfg.sampling
         cond, extra = self.condition_from_inputs(inputs, generator)
-        cond.update(self.text_kwargs(inputs.get("text")))
+        text = inputs.get("text")
+        cond.update(self.text_kwargs(text))
+        if s.plain_weight > 0 and cfg.text is not None and text is not None and text.plain is not None:
+            extra = dict(extra, alt=dict(cond, **self.text_kwargs(text.plain)), alt_weight=s.plain_weight)
         scale = s.guidance if guidance is None else guidance
         uncond = None
         if cfg.text is not None and scale != 1.0:

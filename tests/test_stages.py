@@ -37,6 +37,30 @@ def test_base_output_matches_spec_and_is_seeded():
     assert a.tensor.abs().max() <= 1
 
 
+def test_base_composes_guidance_over_the_plain_reading():
+    """sampling.plain_weight w: the base stage guides toward (1-w) glossed + w plain reading of each prompt. w = 1
+    renders what the plain reading alone renders, w = 0 ignores it, and identical readings compose to nothing new."""
+    gen = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+
+    def render(w, text):
+        st = tiny(BaseVideoStage, sampling={"guidance": 3.0, "plain_weight": w})
+        g = torch.Generator().manual_seed(2)
+        with torch.no_grad():  # the zero-initialised output ignores the text: perturb it, the same for every w
+            for p in st.network.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=g))
+        return st({"text": text}, generator=gen(), progress=False).tensor
+
+    glossed, plain = text_for(tiny(BaseVideoStage)), text_for(tiny(BaseVideoStage), b=3)
+    plain = plain.model_copy(update={"tokens": plain.tokens[1:], "mask": plain.mask[1:], "pooled": plain.pooled[1:]})
+    both = glossed.model_copy(update={"plain": plain})
+    alone = render(0.0, glossed)
+    assert torch.equal(render(0.0, both), alone)
+    torch.testing.assert_close(render(1.0, both), render(0.0, plain), atol=1e-5, rtol=0)
+    half = render(0.5, both)
+    assert (half - alone).abs().max() > 1e-3 and (half - render(0.0, plain)).abs().max() > 1e-3
+    torch.testing.assert_close(render(0.5, glossed.model_copy(update={"plain": glossed})), alone, atol=1e-5, rtol=0)
+
+
 def test_tsr_keeps_known_frames_and_doubles_fps():
     st = tiny(TemporalSRStage)
     spec = st.input_spec["video"]

@@ -1,7 +1,7 @@
 """Sampling: a diffusers scheduler driven by a Denoiser, with guidance and thresholding applied on x0.
 
-Each step: (1) paste the known frames, re-noised to the current level; (2) one network call, cond and
-uncond batched together; (3) x0 from the output, CFG, reconstruction guidance, dynamic thresholding,
+Each step: (1) paste the known frames, re-noised to the current level; (2) one network call, cond (and a
+second reading of it, when composed) and uncond batched together; (3) x0 from the output, CFG, reconstruction guidance, dynamic thresholding,
 known frames; (4) x0 converted back to the scheduler's parametrisation; (5) scheduler.step.
 
 Timestep spacing (measured in tests/test_diffusion.py's toy problems): v and x0 prediction use "trailing"
@@ -55,10 +55,14 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
            sampler: str = "dpmsolver++", steps: int = 25, guidance: float = 1.0, oscillating: bool = False,
            dynamic_thresholding: bool = False, generator: torch.Generator | None = None, progress: bool = False,
            x_init: torch.Tensor | None = None, known: torch.Tensor | None = None,
-           known_mask: torch.Tensor | None = None, reconstruction_guidance: float = 0.0) -> torch.Tensor:
+           known_mask: torch.Tensor | None = None, reconstruction_guidance: float = 0.0,
+           alt: dict | None = None, alt_weight: float = 0.0) -> torch.Tensor:
     """Draw x0 (B, C, F, H, W), float32, from the denoiser.
 
     cond / uncond: network kwargs; guidance != 1 needs uncond (classifier-free guidance, guidance = 1 + w).
+    alt, alt_weight: a second reading of the condition (network kwargs), composed with cond as in Composable
+    Diffusion (Liu et al. 2022): x0 = u + guidance * ((1 - w) (c - u) + w (a - u)), w = alt_weight; cond, alt and
+    uncond run as one batched network call. alt_weight 0 ignores alt.
     x_init: the initial unit-variance noise (default: torch.randn(shape, generator=generator)).
     known, known_mask (B, C, F, H, W): frames to keep; they are pasted in at every step (replacement
     method) and, when reconstruction_guidance > 0, the rest of x0 is pulled toward them (VDM §3.1).
@@ -71,6 +75,10 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
         raise ValueError("pass `known` and `known_mask` together")
     if reconstruction_guidance > 0 and known is None:
         raise ValueError("reconstruction guidance needs `known` and `known_mask`")
+    if not 0.0 <= alt_weight <= 1.0:
+        raise ValueError(f"alt_weight must lie in [0, 1], got {alt_weight}")
+    if alt_weight > 0 and alt is None:
+        raise ValueError("alt_weight > 0 needs `alt` network kwargs")
     device, dtype = _device_dtype(denoiser)
     b = shape[0]
     gen_device = generator.device if generator is not None else device
@@ -85,7 +93,10 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
     if known is not None:
         known = known.to(device, torch.float32)
         mask = _as_bool(known_mask).to(device).expand_as(x)
-    both = _batch_cond(cond, uncond, b) if uncond is not None and guidance != 1.0 else None
+    readings = [cond] + ([alt] if alt_weight > 0 else [])  # the conditional network kwargs, composed below
+    weights = [1.0 - alt_weight, alt_weight][:len(readings)]
+    conds = _batch_cond(readings, b)
+    with_uncond = _batch_cond(readings + [uncond], b) if uncond is not None and guidance != 1.0 else None
     warmup = oscillation_warmup(steps)
     log.debug("sampling %s with %s, %d steps, guidance %g", tuple(shape), sampler, steps, guidance)
 
@@ -99,7 +110,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
             c = _input_scale(scheduler, t, device)  # scheduler space -> variance-preserving z_t
             x = torch.where(mask, denoiser.q_sample(known, tb, eps) / c, x)
         x_in = scheduler.scale_model_input(x, t)  # (B, C, F, H, W) z_t = alpha*x0 + sigma*eps
-        guide = functools.partial(_guided_x0, denoiser, t=tb, cond=cond, both=both, scale=scale, dtype=dtype)
+        guide = functools.partial(_guided_x0, denoiser, t=tb, conds=conds, with_uncond=with_uncond,
+                                  weights=weights, scale=scale, dtype=dtype)
         if reconstruction_guidance > 0:
             x0 = _reconstruction_guided(guide, denoiser, x_in, tb, known, mask, reconstruction_guidance)
         else:
@@ -116,17 +128,20 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
     return x0
 
 
-def _guided_x0(denoiser: Denoiser, x_in: torch.Tensor, t: torch.Tensor, cond: dict, both: dict | None,
-               scale: float, dtype: torch.dtype) -> torch.Tensor:
-    """x0 after classifier-free guidance; cond and uncond run as ONE batched network call."""
+def _guided_x0(denoiser: Denoiser, x_in: torch.Tensor, t: torch.Tensor, conds: dict, with_uncond: dict | None,
+               weights: list[float], scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """x0 after classifier-free guidance in ONE network call. `conds`: the network kwargs of each conditional
+    reading concatenated along the batch; `with_uncond`: the same followed by the unconditional kwargs (None when
+    unguided). The readings' x0 are mixed with `weights`; mixing is linear, so with guidance this is Composable
+    Diffusion's u + scale * sum_i w_i (c_i - u)."""
+    guided = with_uncond is not None and scale != 1.0  # an oscillating weight of 1 skips the uncond half
+    batched, k = (with_uncond, len(weights) + 1) if guided else (conds, len(weights))
     with torch.set_grad_enabled(x_in.requires_grad):  # only reconstruction guidance needs a graph
-        if both is None or scale == 1.0:
-            out = denoiser(x_in.to(dtype), t, **cond).float()  # (B, C, F, H, W)
-            return denoiser.predict_x0(x_in, t, out)
-        x2, t2 = torch.cat([x_in, x_in]), torch.cat([t, t])  # (2B, C, F, H, W): cond first, then uncond
-        out = denoiser(x2.to(dtype), t2, **both).float()
-        x0_cond, x0_uncond = denoiser.predict_x0(x2, t2, out).chunk(2)
-        return cfg(x0_cond, x0_uncond, scale)  # Ho & Salimans 2022, on x0
+        xk, tk = torch.cat([x_in] * k), torch.cat([t] * k)  # (kB, C, F, H, W)
+        out = denoiser(xk.to(dtype), tk, **batched).float()
+        x0s = denoiser.predict_x0(xk, tk, out).chunk(k)
+        x0_cond = x0s[0] if len(weights) == 1 else sum(w * x for w, x in zip(weights, x0s))  # (B, C, F, H, W)
+        return cfg(x0_cond, x0s[-1], scale) if guided else x0_cond  # Ho & Salimans 2022, on x0
 
 
 def _reconstruction_guided(guide, denoiser: Denoiser, x_in: torch.Tensor, t: torch.Tensor, known: torch.Tensor,
@@ -141,26 +156,26 @@ def _reconstruction_guided(guide, denoiser: Denoiser, x_in: torch.Tensor, t: tor
     return x0.detach() - (weight / 2) * expand(alpha, x0) * torch.where(mask, torch.zeros_like(grad), grad)
 
 
-def _batch_cond(cond: dict, uncond: dict, b: int) -> dict[str, Any]:
-    """cond and uncond kwargs concatenated along the batch (cond first); a missing bool flag is False."""
+def _batch_cond(readings: list[dict], b: int) -> dict[str, Any]:
+    """Network kwargs of several readings (cond first, uncond last) concatenated along the batch; a missing bool
+    flag is False."""
     out = {}
-    for k in cond.keys() | uncond.keys():
-        a, u = cond.get(k), uncond.get(k)
-        if a is None and u is None:
+    for k in dict.fromkeys(itertools.chain.from_iterable(readings)):
+        vals = [r.get(k) for r in readings]
+        if all(v is None for v in vals):
             out[k] = None
             continue
-        if a is None or u is None:
-            present = a if a is not None else u
+        if any(v is None for v in vals):
+            present = next(v for v in vals if v is not None)
             if not (torch.is_tensor(present) and present.dtype == torch.bool):
-                raise ValueError(f"network kwarg '{k}' is given for only one of cond and uncond")
-            a = a if a is not None else torch.zeros_like(u)  # e.g. text_drop: absent means "not dropped"
-            u = u if u is not None else torch.zeros_like(a)
-        if torch.is_tensor(a) and torch.is_tensor(u) and a.ndim > 0 and a.shape[0] == b and u.shape[0] == b:
-            out[k] = torch.cat([a, u])
-        elif a is u or (not torch.is_tensor(a) and a == u):
-            out[k] = a  # shared, not per-sample
+                raise ValueError(f"network kwarg '{k}' is given for only some of cond, alt and uncond")
+            vals = [v if v is not None else torch.zeros_like(present) for v in vals]  # text_drop absent: not dropped
+        if all(torch.is_tensor(v) and v.ndim > 0 and v.shape[0] == b for v in vals):
+            out[k] = torch.cat(vals)
+        elif all(v is vals[0] or (not torch.is_tensor(v) and v == vals[0]) for v in vals):
+            out[k] = vals[0]  # shared, not per-sample
         else:
-            raise ValueError(f"network kwarg '{k}' must have batch size {b} in cond and uncond to be batched")
+            raise ValueError(f"network kwarg '{k}' must have batch size {b} in every reading to be batched")
     return out
 
 

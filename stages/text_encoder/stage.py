@@ -57,12 +57,15 @@ class TextEncoderStage(BaseStage):
         self._warned: set[str] = set()
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> TextEmbedding:
-        return self.encode(inputs["prompt"])
+        return self.encode(inputs["prompt"], plain=True)
 
     @torch.inference_mode()
-    def encode(self, prompts: list[str], *, cache: bool = True, expanded: bool = False) -> TextEmbedding:
+    def encode(self, prompts: list[str], *, cache: bool = True, expanded: bool = False,
+               plain: bool = False) -> TextEmbedding:
         """Encode prompts; results are cached per prompt string (training re-uses captions every step).
-        `expanded`: the prompts are already as the encoder reads them (see `expand`); the lexicon is not applied."""
+        `expanded`: the prompts are already as the encoder reads them (see `expand`); the lexicon is not applied.
+        `plain`: when the lexicon glosses some prompt, also read the prompts as given (TextEmbedding.plain), for a
+        stage that composes its guidance over both readings (rendering does; training reads the glossed one)."""
         keys = [("\0" if expanded else "") + p for p in prompts]  # a NUL never starts a prompt's own key
         todo = [k for k in dict.fromkeys(keys) if not (cache and k in self._cache)]
         if todo:
@@ -72,8 +75,11 @@ class TextEncoderStage(BaseStage):
                     self._cache[k] = row
         rows = [self._cache[k] for k in keys] if cache else self._encode(prompts, expanded=expanded)
         tokens, mask, pooled = (torch.stack(t) for t in zip(*rows))
+        unglossed = None
+        if plain and not expanded and self.lexicon is not None and any(self.lexicon.expand(p) != p for p in prompts):
+            unglossed = self.encode(prompts, cache=cache, expanded=True)
         return TextEmbedding(tokens=tokens.to(self.device, self.dtype), mask=mask.to(self.device),
-                             pooled=pooled.to(self.device, self.dtype), spec=self.output_spec)
+                             pooled=pooled.to(self.device, self.dtype), spec=self.output_spec, plain=unglossed)
 
     def expand(self, prompts: list[str]) -> list[str]:
         """The prompts as the encoder reads them: with the lexicon's glosses after each (they follow the prompt, so a
