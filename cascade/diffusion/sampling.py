@@ -1,8 +1,9 @@
 """Sampling: a diffusers scheduler driven by a Denoiser, with guidance and thresholding applied on x0.
 
 Each step: (1) paste the known frames, re-noised to the current level; (2) one network call, cond (and a
-second reading of it, when composed) and uncond batched together; (3) x0 from the output, CFG, reconstruction guidance, dynamic thresholding,
-known frames; (4) x0 converted back to the scheduler's parametrisation; (5) scheduler.step.
+second reading of it, when composed) and uncond batched together; (3) x0 from the output, CFG, reconstruction
+guidance, dynamic thresholding, known frames; (4) x0 converted back to the scheduler's parametrisation;
+(5) scheduler.step.
 
 Timestep spacing (measured in tests/test_diffusion.py's toy problems): v and x0 prediction use "trailing"
 (Lin et al. 2023, Table 2): the first step is t = T-1, whose cosine SNR (2.4e-9) matches the pure-noise
