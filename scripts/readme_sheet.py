@@ -14,7 +14,7 @@ from cascade.io_utils import atomic_path
 from cascade.pipeline import CascadePipeline
 
 PROMPTS = ["a yellow triangle moving up", "a red circle moving left", "a blue square sliding to the right",
-           "green ball going down"]
+           "green ball going down", "a magenta pyramid moving right", "one cyan block gliding upward"]
 
 weights = Path(sys.argv[1] if len(sys.argv) > 1 else "weights")
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/contact_sheet.png")
@@ -28,7 +28,9 @@ for i, prompt in enumerate(PROMPTS):
     ImageDraw.Draw(band).text((6, 4), f'"{prompt}"', fill=(0, 0, 0))
     band.paste(tile, (0, 20))
     tiles.append(band)
-sheet = Image.new("RGB", (sum(t.width for t in tiles[:2]) + 10, 2 * max(t.height for t in tiles) + 10), (255, 255, 255))
+rows = (len(tiles) + 1) // 2
+sheet = Image.new("RGB", (sum(t.width for t in tiles[:2]) + 10, rows * (max(t.height for t in tiles) + 10)),
+                  (255, 255, 255))
 for i, t in enumerate(tiles):
     sheet.paste(t, ((i % 2) * (tiles[0].width + 10), (i // 2) * (t.height + 10)))
 out.parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,22 @@ def test_packaged_lexicon_is_wordnet_noun_shape():
     assert lex.expand("a cyan tent moving left") == "a cyan tent moving left"  # not a shape noun in WordNet
 
 
+def test_no_training_name_shares_a_gloss_with_a_held_out_name():
+    """The held-out shape names are wordings never seen in training, glosses included: a training name glossed word
+    for word like one of them (WordNet's orb and globe read as ball does, disk as disc, cuneus as wedge) would show
+    the base stage the held-out name's expansion."""
+    from cascade.data.shapes import HELD_OUT_SHAPE_WORDS, SHAPE_WORDS
+    from stages.text_encoder.lexicon import load_lexicon
+
+    lex = load_lexicon("wordnet-shapes")
+    held = {lex.entries[w] for ws in HELD_OUT_SHAPE_WORDS.values() for w in ws}
+    assert len(held) == 6  # every held-out name is glossed
+    trained = {w: lex.entries.get(w) for ws in SHAPE_WORDS.values() for w in ws}
+    assert sum(g is not None for g in trained.values()) >= 12
+    assert not {w for w, g in trained.items() if g in held}
+    assert lex.entries["orb"] == lex.entries["ball"] and "orb" not in trained  # the case this guards
+
+
 def test_lexicon_reaches_the_encoder_and_its_spec(caplog):
     """The property the lexicon is for: MiniLM alone puts 'wedge' nearer 'circle' and 'square' than 'triangle';
     with the glosses a wedge prompt lands nearest the triangle prompt."""

@@ -9,7 +9,7 @@ from cascade.data.shapes import HELD_OUT_SHAPE_WORDS, SHAPE_WORDS
 _COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
 # every name the shapes data uses, in training (SHAPE_WORDS; "round shape" is read by "round") or held out, plus a few
 _SHAPES = {s: tuple(dict.fromkeys([n.split()[0] for n in SHAPE_WORDS[s] + HELD_OUT_SHAPE_WORDS[s]] + list(extra)))
-           for s, extra in (("circle", ["disk"]), ("square", ["rectangle"]), ("triangle", []))}
+           for s, extra in (("circle", ["disk", "orb", "globe"]), ("square", ["rectangle"]), ("triangle", []))}
 _MOTIONS = {"left": ("left", "leftward", "leftwards", "westward"),
             "right": ("right", "rightward", "rightwards", "eastward"),
             "up": ("up", "upward", "upwards", "rising", "rises", "rise", "climbing", "climbs", "ascending", "top"),
