@@ -1,4 +1,4 @@
-"""The diffusers peer: a UNet3DConditionModel sized to a parameter budget, behind our network's call signature.
+"""The diffusers peer: a UNet3DConditionModel sized to a parameter budget, behind SpaceTimeUNet's call signature.
 
 `UNet3DPeer` takes the same keyword arguments as SpaceTimeUNet (encoder_hidden_states, text_drop, ...) so a
 cascade Denoiser, the stage's training loss and the stage's sampler run it unchanged: only the network differs.
@@ -18,7 +18,7 @@ from bench.common import num_params
 def unet3d(channels: int, *, in_channels: int = 3, out_channels: int = 3, mults: Sequence[int] = (1, 2, 2),
            attention_levels: Sequence[bool] = (False, True, True), layers_per_block: int = 1, text_dim: int = 384,
            heads: int = 8):
-    """diffusers UNet3DConditionModel laid out like our default U-Net: widths channels*mults, cross-attention
+    """diffusers UNet3DConditionModel laid out like the default SpaceTimeUNet: widths channels*mults, cross-attention
     (spatial + temporal transformer) at the levels flagged in attention_levels, 2**(levels-1) downsampling.
 
     `heads` is diffusers' `attention_head_dim`, which UNet3DConditionModel uses as the number of heads.
@@ -54,7 +54,7 @@ def match_unet3d(target_params: int, *, step: int = 8, max_channels: int = 256, 
 
 
 class UNet3DPeer(nn.Module):
-    """Our network interface around a UNet3DConditionModel.
+    """SpaceTimeUNet's call interface around a UNet3DConditionModel.
 
     Classifier-free guidance the diffusers way: a dropped sample gets the encoded empty prompt (`null_tokens`,
     (L, D), a buffer, not learned). UNet3DConditionModel takes no key mask and no pooled vector, so

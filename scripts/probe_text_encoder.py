@@ -1,4 +1,4 @@
-"""How well can anything trained on our captions read the shape out of the frozen text encoder? (seconds, no video)
+"""How well a read-out trained on the training captions tells the shape from the frozen text encoder (seconds).
 
 A linear read-out is trained on the text encoder's output for every training caption (TRAIN_COMBOS x TRAIN_TEMPLATES x
 every training name of each shape) and asked for the shape of captions it never saw:
@@ -6,7 +6,7 @@ every training name of each shape) and asked for the shape of captions it never 
     never touches the evaluation's held-out names;
   - the evaluation's held-out-name prompts (`cascade eval`'s "unseen" cases: ball, disc, box, block, wedge, pyramid).
 Two read-outs: `tokens` scores every token state and takes a log-sum-exp over the caption (what a cross-attention
-model can do; for the shipped base stage it gave `cascade eval`'s per-word shape accuracy within one clip), and
+model can do; docs/experiments.md sets it beside `cascade eval`'s per-word shape accuracy), and
 `pooled` reads the L2-normalised mean-pooled vector (what the sentence encoder was trained to make meaningful).
 
     python scripts/probe_text_encoder.py                      # the shipped text encoder (WordNet glosses, 32 tokens)

@@ -1,8 +1,8 @@
-"""Sampling-steps sweep of the shipped cascade (session 7): `cascade eval` (288 clips) per setting, one at a time.
+"""Sampling-steps sweep of the shipped cascade: `cascade eval` (288 clips) per setting, one at a time.
 
-Rule fixed before running: the fewest steps whose fidelity in every group is at least the shipped setting's and whose
-FSD lies within the real-vs-real chance range of runs/eval (20.0-27.7); otherwise the shipped steps stay. Results:
-weights/README.md. Every setting names all three stages' steps, so it reproduces whatever the configs say now.
+Choose the fewest steps whose fidelity in every group is at least the current setting's and whose FSD lies within the
+real-vs-real chance range of the shipped evaluation (20.0-27.7). Every setting names all three stages' steps, so the
+sweep does not depend on the configs' defaults. The sweep behind the shipped SR steps: docs/experiments.md.
 
     python scripts/sweep_steps.py [s20_10_10 base10 sr5 base30]   # writes runs/sweep_steps/<name>/, one line each
 """
