@@ -33,20 +33,37 @@ def chain_graph(configs: dict) -> dict:
     return {"nodes": {n: {"type": configs[n].type} for n in names}, "edges": edges, "output": names[-1]}
 
 
+def node_type(name: str) -> str:
+    """The stage type a node name stands for: the name itself, or its longest registered type followed by "_"
+    (spatial_sr_128 -> spatial_sr, temporal_sr_2 -> temporal_sr)."""
+    from cascade.registry import available_stages
+
+    types = available_stages()
+    if name in types:
+        return name
+    prefixes = [t for t in types if name.startswith(t + "_")]
+    if not prefixes:
+        raise CascadeError(f"node '{name}' names no stage type (known: {', '.join(types)}); name the type in the "
+                           f"source, e.g. {name}=preset:spatial_sr/bicubic")
+    return max(prefixes, key=len)
+
+
 def load_stage(source: str | Path, name: str):
-    """A stage from a folder (config.json [+ model.safetensors]) or from 'preset:NAME' of stage type `name`
-    (e.g. text_encoder=preset:default, temporal_sr=preset:blend)."""
+    """A stage from a folder (config.json [+ model.safetensors]) or from a training-free preset:
+    'preset:NAME' of the node's type (node_type), or 'preset:TYPE/NAME' (e.g. spatial_sr_128=preset:bicubic,
+    text_encoder=preset:default, temporal_sr_2=preset:temporal_sr/blend)."""
     source = str(source)
     if source.startswith("preset:"):
         from cascade.stage import make_stage_config
 
-        cls = get_stage_class(name)
-        preset = source.split(":", 1)[1]
-        cfg = make_stage_config(cls, preset, source=f"--stage {name}")
+        ref = source.split(":", 1)[1]
+        type_, _, preset = ref.rpartition("/")
+        type_ = type_ or node_type(name)
+        cfg = make_stage_config(get_stage_class(type_), preset, source=f"--stage {name}")
         if cfg.has_weights:
-            raise CascadeError(f"{name} preset '{preset}' has weights to train; pass a trained stage folder instead "
-                               f"(a training run's export/), or a training-free preset")
-        return cls(cfg)
+            raise CascadeError(f"{name}: {type_} preset '{preset}' has weights to train; pass a trained stage folder "
+                               f"instead (a training run's export/), or a training-free preset")
+        return get_stage_class(cfg.type)(cfg)
     cfg_path = Path(source) / "config.json"
     if not cfg_path.is_file():
         raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")

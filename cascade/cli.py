@@ -207,7 +207,7 @@ def data_shapes(
 
 @app.command()
 def train(
-    stage: str = typer.Argument(..., help="Stage type to train: base_video, temporal_sr or spatial_sr."),
+    stage: str = typer.Argument(..., help="Stage type to train, e.g. base_video, temporal_sr, spatial_sr (any registered type that offers training)."),
     config: Path = typer.Option(..., "--config", help="Training config (YAML or JSON), e.g. configs/base_video/default.yaml."),
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoints, metrics.jsonl, samples, export."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's last checkpoint."),
@@ -225,16 +225,14 @@ def train(
     _setup_logging(verbose and not other_rank, quiet)
     logging.getLogger("cascade").setLevel(logging.ERROR if other_rank else logging.DEBUG if verbose else logging.INFO)
     try:
-        from cascade.diffusion_stage import DiffusionStage
         from cascade.io_utils import check_writable_path
-        from cascade.registry import available_stages, get_stage_class
-        from cascade.stage_task import build_task
+        from cascade.registry import get_stage_class, trainable_stages
         from cascade.training import Trainer, apply_overrides, load_config
+        from cascade.training.build import build_task
 
-        if not issubclass(get_stage_class(stage), DiffusionStage):  # an unknown name says which types exist
-            trainable = [n for n in available_stages() if issubclass(get_stage_class(n), DiffusionStage)]
-            raise CascadeError(f"stage type '{stage}' has nothing to train (it is frozen); trainable: "
-                               f"{', '.join(trainable)}")
+        if not callable(getattr(get_stage_class(stage), "train_task", None)):  # an unknown name lists the types
+            raise CascadeError(f"stage type '{stage}' has nothing to train (it is frozen or training-free); "
+                               f"trainable types: {', '.join(trainable_stages())}")
         check_writable_path(out)
         cfg = load_config(config)
         sets = list(overrides)
@@ -255,7 +253,8 @@ def train(
             from cascade.pipeline import resolve_device
 
             resolve_device(device)
-        _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}")
+        _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}",
+                             preview_metrics=_preview_metrics(cfg))
         kwargs = {"cpu": True} if device == "cpu" else {}
         trainer, finished = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet), False
         try:
@@ -292,8 +291,8 @@ def export(
     _setup_logging(False, True)
     try:
         from cascade.io_utils import check_writable_path
-        from cascade.stage_task import build_task
         from cascade.training import export_run, load_config
+        from cascade.training.build import build_task
 
         check_writable_path(stage_dir)
         cfg_path = run_dir / "config.json"
@@ -308,7 +307,7 @@ def export(
 
 @app.command()
 def assemble(
-    stages: List[str] = typer.Option(..., "--stage", help="NAME=DIR, in cascade order, e.g. --stage base_video=runs/base/export."),
+    stages: List[str] = typer.Option(..., "--stage", help="NODE=SOURCE in cascade order; SOURCE is a stage folder or a training-free preset, preset:NAME of the node's type (spatial_sr_128=preset:bicubic) or preset:TYPE/NAME."),
     out: Path = typer.Option(..., "--out", help="Weights directory to write (replaced atomically)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="JSON file with extra manifest fields (data, held_out, training)."),
 ):
@@ -338,7 +337,7 @@ def assemble(
 def eval_(
     weights: Optional[Path] = typer.Argument(None, help="Cascade weights directory.", show_default="$CASCADE_WEIGHTS, else the shipped weights/"),
     out: Path = typer.Option(..., "--out", help="Report directory: report.json, index.html, videos, contact sheets."),
-    suite: str = typer.Option("shapes", "--suite", help="Built-in prompt suite: shapes (72 combinations x templates)."),
+    suite: str = typer.Option("shapes", "--suite", help="Eval suite: its prompts, probe and real clips (shapes)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line instead of a suite (blank lines, # comments and repeats are skipped)."),
     seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per prompt."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps override."),
@@ -370,6 +369,14 @@ def eval_(
     elif report.get("cases"):
         out_console.print("fidelity: none of the prompts is one the probe reads (colour, shape, motion)")
     out_console.print(f"report: {out / 'index.html'}")
+
+
+def _preview_metrics(cfg):
+    """The preview metrics of the eval suite that reads the training data's world (None when no suite does)."""
+    from cascade.eval.suites import suite_for_data
+
+    suite = suite_for_data(str(cfg.data.get("kind", "shapes")))
+    return suite.preview_metrics if suite is not None else None
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""Config shared by every diffusion stage: network shape, noise schedule, parametrisation, sampling."""
+"""Diffusion stages: a Denoiser-wrapped SpaceTimeUNet, its config, sampling with guidance wrappers, training entry.
+
+A conditional diffusion stage (the super-resolution stages) adds `degrade` / `condition` (cascade.conditioning) and
+a training-free baseline it is measured against.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from typing import Any, Literal, Mapping
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.conditioning import Conditioning
 from cascade.errors import CascadeError
 from cascade.stage import BaseStage, StageConfig
-from cascade.types import TextEmbedding, TextSpec, Video, VideoSpec
+from cascade.types import Spec, TextEmbedding, TextSpec, Video, VideoSpec
 
 
 class NetworkConfig(BaseModel):
@@ -43,10 +48,8 @@ class SamplingConfig(BaseModel):
     guidance: float = Field(default=1.0, ge=0)
     oscillating: bool = False  # Imagen Video oscillating guidance
     dynamic_thresholding: bool = True  # Imagen dynamic thresholding (pixel space only)
-    # A prompt the text encoder's lexicon glossed has two readings, glossed and as given (TextEmbedding.plain):
-    # guidance composes them (Composable Diffusion, Liu et al. 2022), x0 = u + g((1-w)(glossed - u) + w(plain - u)),
-    # w = plain_weight. 0 reads the glossed prompt only; a prompt without a gloss reads the same either way.
-    plain_weight: float = Field(default=0.0, ge=0, le=1)
+    # VDM §3.1 reconstruction guidance toward the known frames of a conditional stage (0: replacement alone)
+    reconstruction_guidance: float = Field(default=0.0, ge=0)
 
 
 class DiffusionStageConfig(StageConfig):
@@ -55,59 +58,56 @@ class DiffusionStageConfig(StageConfig):
     schedule: Literal["cosine", "linear"] = "cosine"
     prediction: Literal["v", "epsilon", "sample"] = "v"
     num_train_timesteps: int = 1000
-    # Residual diffusion for conditional stages: diffuse (output - the stage's training-free estimate, e.g. the
-    # blended or bicubic-upsampled input) instead of the output itself, so training only learns the correction
-    # (residual super-resolution). With prediction "sample" and the zero-initialised output conv, an untrained
-    # stage returns exactly its baseline.
+    # Residual diffusion for conditional stages: diffuse (output - Conditioning.residual_base, e.g. the blended or
+    # bicubic-upsampled input) instead of the output itself, so training only learns the correction (residual
+    # super-resolution). With prediction "sample" and the zero-initialised output conv, an untrained stage returns
+    # exactly its residual base.
     residual: bool = False
     sampling: SamplingConfig = SamplingConfig()
 
 
-class SuperResolutionConfig(DiffusionStageConfig):
-    """What the temporal and spatial SR configs share: one input video (its spec), a factor, and a learned mode
-    beside a training-free baseline mode that needs no weights. Subclasses name their modes and the output spec."""
+class ResamplingConfig(StageConfig):
+    """A stage that maps one video to another by a factor (in time or space): its input video and the factor.
+    Shared by the learned super-resolution configs and their training-free baselines."""
 
-    mode: str = "learned"
     factor: int = Field(default=2, ge=2)
     frames: int = Field(default=16, gt=0)  # input frames
     fps: float = Field(default=8.0, gt=0)  # input fps
-    height: int = 32  # input height
-    width: int = 32  # input width
-    channels: int = 3
+    height: int = Field(default=32, gt=0)  # input height
+    width: int = Field(default=32, gt=0)  # input width
+    channels: int = Field(default=3, gt=0)
     space: Literal["pixel", "latent"] = "pixel"
-    # Imagen Video §2.5-2.6 noise conditioning augmentation: training draws a level uniformly in
-    # [0, max_aug_level] and noises the input with it; sampling uses the fixed sample_aug_level; the level is
-    # given to the network. 0 and 0: no augmentation, and no level embedding in the network.
-    max_aug_level: float = Field(default=0.0, ge=0, le=1)
-    sample_aug_level: float = Field(default=0.0, ge=0, le=1)
-
-    @property
-    def has_weights(self) -> bool:
-        return self.mode == "learned"
-
-    @property
-    def residual_on_condition(self) -> bool:
-        """Residual mode: add the network's output to the degraded, upsampled input it is conditioned on (so it
-        learns to undo the degradation) instead of the training-free estimate from the clean input. Subclasses
-        say when."""
-        return False
 
     def input_video_spec(self) -> VideoSpec:
         return VideoSpec(frames=self.frames, height=self.height, width=self.width, channels=self.channels,
                          fps=self.fps, space=self.space)
 
-    def input_specs(self):
-        specs = {"video": self.input_video_spec()}
-        if self.mode == "learned" and self.text is not None:
+    def input_specs(self) -> dict[str, Spec]:
+        return {"video": self.input_video_spec()}
+
+
+class SuperResolutionConfig(ResamplingConfig, DiffusionStageConfig):
+    """A learned super-resolution stage: one input video (and text, when `text` is set).
+
+    Imagen Video §2.5-2.6 noise conditioning augmentation: training draws a level uniformly in [0, max_aug_level]
+    and noises the input with it; sampling uses the fixed sample_aug_level; the level is given to the network.
+    0 and 0: no augmentation, and no level embedding in the network."""
+
+    max_aug_level: float = Field(default=0.0, ge=0, le=1)
+    sample_aug_level: float = Field(default=0.0, ge=0, le=1)
+
+    def input_specs(self) -> dict[str, Spec]:
+        specs = super().input_specs()
+        if self.text is not None:
             specs["text"] = self.text
         return specs
 
 
 class DiffusionStage(BaseStage):
-    """A stage whose output is sampled by a Denoiser-wrapped SpaceTimeUNet.
+    """A stage whose output is sampled by a Denoiser-wrapped SpaceTimeUNet; it trains through `train_task`.
 
-    Subclasses say how their network is conditioned, once from ground truth (training) and once from
-    the upstream payload (sampling); training, sampling, guidance and saving are shared here.
+    Conditional subclasses implement `condition` (cascade.conditioning); training, sampling, guidance and saving
+    are shared here.
     """
 
     cond_channels: int = 0  # extra input channels concatenated to the noisy video
@@ -131,37 +131,14 @@ class DiffusionStage(BaseStage):
         self.schedule_config = make_scheduler_config(config.schedule, config.num_train_timesteps, config.prediction)
         self.denoiser = Denoiser(self.network, NoiseSchedule(self.schedule_config), prediction=config.prediction)
 
-    # -- per-stage hooks ----------------------------------------------------------------------
-    def condition_from_truth(self, video: torch.Tensor, generator: torch.Generator) -> dict:
-        """Training: network kwargs (cond, aug_level, ...) built from a ground-truth output clip."""
-        return {}
+    # -- conditioning -------------------------------------------------------------------------
+    def conditioning(self, inputs: Mapping[str, Any], generator=None) -> Conditioning:
+        """Sampling: the Conditioning of the upstream payloads (a text-only stage has none but its text)."""
+        if "video" not in inputs or not hasattr(self, "condition"):
+            return Conditioning()
+        low = inputs["video"].tensor.to(self.device, self.dtype)
+        return self.condition(low, generator=generator)
 
-    def condition_from_inputs(self, inputs: Mapping[str, Any], generator=None) -> tuple[dict, dict]:
-        """Sampling: (network kwargs, sampler kwargs such as known frames) from the upstream payloads."""
-        return {}, {}
-
-    def input_from_truth(self, video: torch.Tensor) -> torch.Tensor:
-        """SR stages: the input video this stage would receive for the real output clip `video` (frames dropped,
-        or downsampled); shared by training, residual estimates, previews and evaluation."""
-        raise NotImplementedError(f"{type(self).__name__} takes no video input")
-
-    def estimate_from_truth(self, video: torch.Tensor) -> torch.Tensor:
-        """Residual mode, training: the training-free estimate of `video` from its own degraded version."""
-        raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")
-
-    def estimate_from_inputs(self, inputs: Mapping[str, Any]) -> torch.Tensor:
-        """Residual mode, sampling: the training-free estimate of the output from the upstream payloads."""
-        raise NotImplementedError(f"{type(self).__name__} has no training-free estimate; set residual: false")
-
-    def residual_base_from_truth(self, video: torch.Tensor, cond: dict) -> torch.Tensor:
-        """Residual mode, training: what the network's output is added to (default: the training-free estimate)."""
-        return self.estimate_from_truth(video)
-
-    def residual_base_from_inputs(self, inputs: Mapping[str, Any], cond: dict) -> torch.Tensor:
-        """Residual mode, sampling: the counterpart of residual_base_from_truth for the upstream payloads."""
-        return self.estimate_from_inputs(inputs)
-
-    # -- shared -------------------------------------------------------------------------------
     def text_kwargs(self, text: TextEmbedding | None) -> dict:
         if self.config.text is None or text is None:
             return {}
@@ -169,53 +146,81 @@ class DiffusionStage(BaseStage):
                 "encoder_attention_mask": text.mask.to(self.device),
                 "pooled": text.pooled.to(self.device, self.dtype)}
 
+    # -- training -----------------------------------------------------------------------------
+    def training_upstream(self) -> dict[str, Spec]:
+        """The frozen stages a training run needs, by the spec they must make (built through the registry)."""
+        return {"text": self.config.text} if self.config.text is not None else {}
+
+    def train_task(self, data: Mapping[str, Any], upstream: Mapping[str, Any], **options):
+        """The TrainTask the generic trainer runs for this stage (cascade.training.diffusion_task)."""
+        from cascade.training.diffusion_task import DiffusionTrainTask
+
+        return DiffusionTrainTask(self, data, upstream, **options)
+
     def training_loss(self, model, video: torch.Tensor, text: TextEmbedding | None, generator: torch.Generator,
                       *, text_drop_prob: float = 0.1, image_mask: torch.Tensor | None = None,
                       min_snr_gamma: float | None = 5.0) -> torch.Tensor:
-        """Per-sample diffusion loss on a ground-truth batch (B, C, F, H, W) in [-1, 1]."""
+        """Per-sample diffusion loss on a ground-truth batch (B, C, F, H, W) in [-1, 1]: a conditional stage is
+        conditioned on `condition(degrade(truth))`."""
         from cascade.diffusion import diffusion_loss
 
-        cond = self.condition_from_truth(video, generator)
-        cond.update(self.text_kwargs(text))
+        c = self.condition(self.degrade(video), generator=generator, training=True) \
+            if hasattr(self, "condition") else Conditioning()
+        cond = dict(c.network, **self.text_kwargs(text))
         if self.config.text is not None and text is not None and text_drop_prob > 0:
             # Imagen / CFG: drop the text for a fraction of samples so the null embedding is learned
             drop = torch.rand(video.shape[0], generator=generator, device=generator.device) < text_drop_prob
             cond["text_drop"] = drop.to(video.device)
         if image_mask is not None:
             cond["image_mask"] = image_mask
-        denoiser = self.denoiser if model is None else _rewrap(self.denoiser, model)
-        target = video - self.residual_base_from_truth(video, cond) if self.config.residual else video
+        denoiser = self.denoiser if model is None else rewrap(self.denoiser, model)
+        target = video - c.residual_base if self.config.residual else video
         return diffusion_loss(denoiser, target, cond, generator=generator, min_snr_gamma=min_snr_gamma)
 
-    def sample_output(self, inputs: Mapping[str, Any], batch: int, *, generator=None, steps=None, guidance=None,
-                      progress=True) -> torch.Tensor:
-        from cascade.diffusion import sample
+    # -- sampling -----------------------------------------------------------------------------
+    def guided_model(self, c: Conditioning, text: TextEmbedding | None, batch: int, *, steps: int,
+                     guidance: float | None, generator=None):
+        """The denoiser wrapped in this stage's guidance: CFG (oscillating), thresholding, known frames,
+        reconstruction guidance."""
+        from cascade.diffusion import Conditioned, KnownFrames, ReconstructionGuided, Thresholded
+        from cascade.diffusion.guidance import oscillation_warmup
 
         cfg: DiffusionStageConfig = self.config
         s = cfg.sampling
-        cond, extra = self.condition_from_inputs(inputs, generator)
-        text = inputs.get("text")
-        cond.update(self.text_kwargs(text))
-        if s.plain_weight > 0 and cfg.text is not None and text is not None and text.plain is not None:
-            extra = dict(extra, alt=dict(cond, **self.text_kwargs(text.plain)), alt_weight=s.plain_weight)
+        cond = dict(c.network, **self.text_kwargs(text))
         scale = s.guidance if guidance is None else guidance
         uncond = None
         if cfg.text is not None and scale != 1.0:
             uncond = dict(cond, text_drop=torch.ones(batch, dtype=torch.bool, device=self.device))
         else:
             scale = 1.0
+        model = Conditioned(self.denoiser, cond, uncond, scale=scale, dtype=self.dtype,
+                            oscillate_after=oscillation_warmup(steps) if s.oscillating else None)
+        known = c.known
+        if known is not None:
+            known = known.to(self.device, torch.float32)
+            if cfg.residual:  # known frames are known residuals
+                known = known - c.residual_base.to(self.device, torch.float32)
+            if s.reconstruction_guidance > 0:
+                model = ReconstructionGuided(model, self.denoiser, known, c.known_mask, s.reconstruction_guidance)
+        if s.dynamic_thresholding and self.output_spec.space == "pixel" and not cfg.residual:
+            model = Thresholded(model)
+        if known is not None:
+            model = KnownFrames(model, self.denoiser, known, c.known_mask, generator)
+        return model
+
+    def sample_output(self, inputs: Mapping[str, Any], batch: int, *, generator=None, steps=None, guidance=None,
+                      progress=True) -> torch.Tensor:
+        from cascade.diffusion import sample
+
+        s = self.config.sampling
+        c = self.conditioning(inputs, generator)
+        steps = steps or s.steps
+        model = self.guided_model(c, inputs.get("text"), batch, steps=steps, guidance=guidance, generator=generator)
         out = self.output_spec
-        shape = (batch, out.channels, out.frames, out.height, out.width)
-        estimate = None
-        if cfg.residual:
-            estimate = self.residual_base_from_inputs(inputs, cond).to(self.device, torch.float32)
-            if "known" in extra:  # known frames are known residuals
-                extra = dict(extra, known=extra["known"].to(self.device, torch.float32) - estimate)
-        x = sample(self.denoiser, shape, cond, uncond=uncond, sampler=s.sampler, steps=steps or s.steps,
-                   guidance=scale, oscillating=s.oscillating,
-                   dynamic_thresholding=s.dynamic_thresholding and out.space == "pixel" and not cfg.residual,
-                   generator=generator, progress=progress, **extra)
-        return x if estimate is None else x + estimate
+        x = sample(model, self.denoiser, (batch, out.channels, out.frames, out.height, out.width),
+                   sampler=s.sampler, steps=steps, generator=generator, progress=progress)
+        return x if not self.config.residual else x + c.residual_base.to(x.device, torch.float32)
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         batch = _batch_size(inputs)
@@ -224,49 +229,38 @@ class DiffusionStage(BaseStage):
 
 
 class SuperResolutionStage(DiffusionStage):
-    """What the temporal and spatial SR stages share: a training-free baseline mode that builds no network
-    (`estimate_from_inputs` is its output), and noise conditioning augmentation levels (Imagen Video §2.5-2.6):
-    the network gets a level embedding exactly when the config trains with augmentation."""
+    """What the learned temporal and spatial SR stages share: a training-free baseline stage (`baseline_class`,
+    from the same geometry) whose `degrade` and estimate it uses, and noise conditioning augmentation levels
+    (Imagen Video §2.5-2.6): the network gets a level embedding exactly when the config trains with it."""
+
+    baseline_class: type
 
     def __init__(self, config: SuperResolutionConfig):
-        if not config.has_weights:
-            BaseStage.__init__(self, config)
-            return
         self.uses_aug_level = config.max_aug_level > 0
         super().__init__(config)
+        fields = set(self.baseline_class.config_class.model_fields) - {"type"}
+        self.baseline_stage = self.baseline_class(self.baseline_class.config_class(
+            **{k: getattr(config, k) for k in fields if k in type(config).model_fields}))
 
-    def training_aug_level(self, video: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
-        """(B,) levels uniform in [0, max_aug_level] for a training batch; None without augmentation."""
+    def degrade(self, truth: torch.Tensor) -> torch.Tensor:
+        return self.baseline_stage.degrade(truth)
+
+    def baseline(self, low: torch.Tensor) -> torch.Tensor:
+        return self.baseline_stage.baseline(low)
+
+    def scored_frames(self) -> torch.Tensor | None:
+        return self.baseline_stage.scored_frames()
+
+    def aug_level(self, low: torch.Tensor, generator, *, training: bool) -> torch.Tensor | None:
+        """(B,) levels for the input `low`: uniform in [0, max_aug_level] in training, the fixed sample_aug_level when sampling; None
+        without augmentation."""
         from cascade.diffusion import sample_aug_level
 
         if not self.uses_aug_level:
             return None
-        return sample_aug_level(video.shape[0], self.config.max_aug_level, generator).to(video.device, video.dtype)
-
-    def sampling_aug_level(self, batch: int) -> torch.Tensor | None:
-        """(B,) copies of the fixed sample_aug_level; None without augmentation."""
-        if not self.uses_aug_level:
-            return None
-        return torch.full((batch,), self.config.sample_aug_level, device=self.device, dtype=self.dtype)
-
-    def residual_base_from_truth(self, video, cond):
-        if self.config.residual_on_condition:
-            return self._conditioning_video(cond)
-        return self.estimate_from_truth(video)
-
-    def residual_base_from_inputs(self, inputs, cond):
-        if self.config.residual_on_condition:
-            return self._conditioning_video(cond)
-        return self.estimate_from_inputs(inputs)
-
-    def _conditioning_video(self, cond: dict) -> torch.Tensor:
-        """The upsampled (degraded) input video: the first channels of the network's conditioning."""
-        return cond["cond"][:, :self.output_spec.channels]
-
-    def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
-        if not self.config.has_weights:
-            return Video(tensor=self.estimate_from_inputs(inputs).clamp(-1, 1), spec=self.output_spec)
-        return super().__call__(inputs, generator=generator, steps=steps, guidance=guidance, progress=progress)
+        if training:
+            return sample_aug_level(low.shape[0], self.config.max_aug_level, generator).to(low.device, low.dtype)
+        return torch.full((low.shape[0],), self.config.sample_aug_level, device=low.device, dtype=low.dtype)
 
 
 def _batch_size(inputs: Mapping[str, Any]) -> int:
@@ -278,7 +272,7 @@ def _batch_size(inputs: Mapping[str, Any]) -> int:
     raise ValueError("a diffusion stage needs at least one input payload")
 
 
-def _rewrap(denoiser, model):
+def rewrap(denoiser, model):
     """The same Denoiser math around another module (a DDP-wrapped or EMA copy of the network)."""
     from cascade.diffusion import Denoiser
 

@@ -38,3 +38,21 @@ def get_stage_class(name: str) -> type:
         module, _, attr = target.partition(":")
         _REGISTRY[name] = getattr(import_module(module), attr)
     return _REGISTRY[name]
+
+
+def trainable_stages() -> list[str]:
+    """Registered stage types that offer training (a `train_task` method)."""
+    return [n for n in available_stages() if callable(getattr(get_stage_class(n), "train_task", None))]
+
+
+def frozen_stage_for(spec):
+    """A frozen stage that makes `spec` (e.g. the text encoder for a TextSpec), for a training run that needs it:
+    the first registered stage class whose `for_output_spec(spec)` returns a stage."""
+    for name in available_stages():
+        make = getattr(get_stage_class(name), "for_output_spec", None)
+        stage = make(spec) if callable(make) else None
+        if stage is not None:
+            return stage
+    what = spec.describe() if hasattr(spec, "describe") else str(spec)
+    raise CascadeError(f"no registered stage can make {what} for this training run; install or register a stage "
+                       f"type whose for_output_spec builds one")

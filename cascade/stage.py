@@ -42,7 +42,15 @@ class StageConfig(BaseModel):
 
 @runtime_checkable
 class Stage(Protocol):
-    """What the graph and the pipeline need of a stage."""
+    """What the graph and the pipeline need of a stage.
+
+    Optional parts, found by name:
+    - training: `train_task(data, upstream, **options) -> TrainTask` (cascade.training.task), with
+      `training_upstream() -> {name: spec}` naming the frozen stages the run needs by the spec they make; the
+      registry builds each through a stage class's `for_output_spec(spec)` classmethod (the text encoder's).
+    - conditioning: `degrade(truth)`, `condition(low, generator=, training=) -> Conditioning`, `baseline(low)`,
+      `scored_frames()` (cascade.conditioning); evaluation measures every stage that has `degrade` and `baseline`.
+    """
 
     config: StageConfig
 
@@ -195,7 +203,8 @@ def check_payload(spec: Spec, payload: Payload, where: str) -> None:
 
 
 def stage_presets(stage_class: type) -> dict[str, StageConfig]:
-    """The PRESETS table in the `presets` module beside a stage class (stages/<type>/presets.py)."""
+    """The PRESETS table in the `presets` module beside a stage class (stages/<type>/presets.py). A preset may be
+    the config of another stage type of the same family (temporal_sr's "blend" is a temporal_blend stage)."""
     from importlib import import_module
 
     package = stage_class.__module__.rsplit(".", 1)[0]
@@ -206,13 +215,14 @@ def stage_presets(stage_class: type) -> dict[str, StageConfig]:
 
 
 def make_stage_config(stage_class: type, preset: str, overrides: dict | None = None, *, source: str = "config"):
-    """A preset with (nested) overrides applied, validated as a whole so a typo names its field."""
+    """A preset with (nested) overrides applied, validated as a whole so a typo names its field; the result's
+    `type` says which stage class it builds."""
     presets = stage_presets(stage_class)
     if preset not in presets:
         raise CascadeError(f"{source}: unknown preset '{preset}' for {stage_class.config_class.__name__}; "
                            f"choose one of {', '.join(presets) or '(none)'}")
     data = _deep_merge(presets[preset].model_dump(mode="json"), overrides or {})
-    return parse_config(stage_class.config_class, data, source=source)
+    return parse_config(type(presets[preset]), data, source=source)
 
 
 def _deep_merge(base: dict, over: dict) -> dict:

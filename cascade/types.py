@@ -62,16 +62,12 @@ class _Payload(BaseModel):
 
 
 class TextEmbedding(_Payload):
-    """Token states (B, L, D), a boolean mask (B, L) and a pooled vector (B, D).
-
-    plain: the same prompts read as given, without the spec's lexicon glosses; a text encoder with a lexicon sets it
-    when a gloss changed some prompt, and a stage may compose its guidance over both readings."""
+    """Token states (B, L, D), a boolean mask (B, L) and a pooled vector (B, D)."""
 
     tokens: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
     spec: TextSpec
-    plain: "TextEmbedding | None" = None
 
     @model_validator(mode="after")
     def _check(self) -> "TextEmbedding":
@@ -83,9 +79,6 @@ class TextEmbedding(_Payload):
             raise ValueError(f"text mask has shape {tuple(self.mask.shape)}, expected {(b, length)}")
         if tuple(self.pooled.shape) != (b, dim):
             raise ValueError(f"pooled text has shape {tuple(self.pooled.shape)}, expected {(b, dim)}")
-        if self.plain is not None and (self.plain.batch_size != b or self.plain.spec != self.spec):
-            raise ValueError(f"the plain reading has {self.plain.batch_size} prompts of {self.plain.spec.describe()}, "
-                             f"expected {b} of {self.spec.describe()}")
         return self
 
     @property
@@ -94,8 +87,7 @@ class TextEmbedding(_Payload):
 
     def to(self, device=None, dtype=None) -> "TextEmbedding":
         return TextEmbedding(tokens=self.tokens.to(device=device, dtype=dtype), mask=self.mask.to(device),
-                             pooled=self.pooled.to(device=device, dtype=dtype), spec=self.spec,
-                             plain=None if self.plain is None else self.plain.to(device, dtype))
+                             pooled=self.pooled.to(device=device, dtype=dtype), spec=self.spec)
 
 
 class Video(_Payload):

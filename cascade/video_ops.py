@@ -1,7 +1,8 @@
-"""Tensor operations on (B, C, F, H, W) videos shared by stages: resampling in time and space."""
+"""Tensor operations on (B, C, F, H, W) videos shared by stages: resampling in time and space, PSNR."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,3 +42,23 @@ def resize_frames(x: torch.Tensor, height: int, width: int, mode: str = "bicubic
 def subsample_frames(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Keep every `factor`-th frame: the inverse of the known-frame convention above."""
     return x[:, :, ::factor]
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor, *, mask: torch.Tensor | None = None) -> float:
+    """PSNR in dB on the [0, 1] scale; `mask` (F,) bool restricts it to some frames."""
+    x, ref = unit_range(x), unit_range(ref)
+    if mask is not None:
+        x, ref = x[:, :, mask], ref[:, :, mask]
+    mse = ((x - ref) ** 2).flatten(1).mean(1).clamp(min=1e-10)  # per clip
+    return float((10 * torch.log10(1.0 / mse)).mean())
+
+
+def unit_range(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1], detached float, clamped."""
+    return ((x.detach().float() + 1) / 2).clamp(0, 1)
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> float32 (3, F, H, W) in [-1, 1]; a batch (B, F, H, W, 3) -> (B, 3, F, H, W)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -4)  # channels before frames
+    return x.float() / 127.5 - 1.0

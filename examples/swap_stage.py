@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from cascade import CascadeGraph, CascadePipeline
-from stages.spatial_sr.config import SpatialSRConfig
-from stages.spatial_sr.stage import SpatialSRStage
-from stages.temporal_sr.config import TemporalSRConfig
-from stages.temporal_sr.stage import TemporalSRStage
+from stages.spatial_sr.baseline import SpatialBicubicStage
+from stages.spatial_sr.config import SpatialBicubicConfig
+from stages.temporal_sr.baseline import TemporalBlendStage
+from stages.temporal_sr.config import TemporalBlendConfig
 
 weights = Path(__file__).resolve().parents[1] / "weights"
 pipe = CascadePipeline.from_pretrained(weights, device="cpu")
@@ -19,14 +19,15 @@ stages = dict(pipe.stages)
 
 # The baseline takes the same input spec as the stage it replaces, so the graph check passes.
 ssr_in = stages["spatial_sr"].input_spec["video"]
-stages["spatial_sr"] = SpatialSRStage(SpatialSRConfig(mode="bicubic", frames=ssr_in.frames, fps=ssr_in.fps,
-                                                      height=ssr_in.height, width=ssr_in.width))
+stages["spatial_sr"] = SpatialBicubicStage(SpatialBicubicConfig(frames=ssr_in.frames, fps=ssr_in.fps,
+                                                                height=ssr_in.height, width=ssr_in.width))
 if "--blend" in sys.argv:
     tsr_in = stages["temporal_sr"].input_spec["video"]
-    stages["temporal_sr"] = TemporalSRStage(TemporalSRConfig(mode="blend", frames=tsr_in.frames, fps=tsr_in.fps,
-                                                             height=tsr_in.height, width=tsr_in.width))
+    stages["temporal_sr"] = TemporalBlendStage(TemporalBlendConfig(frames=tsr_in.frames, fps=tsr_in.fps,
+                                                                   height=tsr_in.height, width=tsr_in.width))
 # Text edges into the swapped stage are dropped: the baselines take no text.
 graph_dict = pipe.graph.to_dict()
+graph_dict["nodes"] = {n: {**node, "type": stages[n].config.type} for n, node in graph_dict["nodes"].items()}
 graph_dict["edges"] = [e for e in graph_dict["edges"]
                        if e["input"] in stages[e["to"]].input_spec]
 swapped = CascadePipeline(CascadeGraph.from_dict(graph_dict), stages)  # checked when built

@@ -78,25 +78,25 @@ class FakeVideoStage(BaseStage):
 
 
 def make_fake_pipeline(*, tsr: bool = True, ssr: bool = True):
-    """test_text -> test_video (4 frames, 8x8, 4 fps) -> temporal_sr blend -> spatial_sr bicubic."""
+    """test_text -> test_video (4 frames, 8x8, 4 fps) -> temporal_blend -> spatial_bicubic."""
     from cascade.graph import CascadeGraph
     from cascade.pipeline import CascadePipeline
-    from stages.spatial_sr.config import SpatialSRConfig
-    from stages.spatial_sr.stage import SpatialSRStage
-    from stages.temporal_sr.config import TemporalSRConfig
-    from stages.temporal_sr.stage import TemporalSRStage
+    from stages.spatial_sr.baseline import SpatialBicubicStage
+    from stages.spatial_sr.config import SpatialBicubicConfig
+    from stages.temporal_sr.baseline import TemporalBlendStage
+    from stages.temporal_sr.config import TemporalBlendConfig
 
     torch.manual_seed(0)
     stages = {"text": FakeTextStage(FakeTextConfig()), "base": FakeVideoStage(FakeVideoConfig())}
     edges = [{"from": "text", "to": "base", "input": "text"}]
     last = "base"
     if tsr:
-        stages["tsr"] = TemporalSRStage(TemporalSRConfig(mode="blend", frames=4, fps=4.0, height=8, width=8))
+        stages["tsr"] = TemporalBlendStage(TemporalBlendConfig(frames=4, fps=4.0, height=8, width=8))
         edges.append({"from": last, "to": "tsr", "input": "video"})
         last = "tsr"
     if ssr:
         frames, fps = (8, 8.0) if tsr else (4, 4.0)
-        stages["ssr"] = SpatialSRStage(SpatialSRConfig(mode="bicubic", frames=frames, fps=fps, height=8, width=8))
+        stages["ssr"] = SpatialBicubicStage(SpatialBicubicConfig(frames=frames, fps=fps, height=8, width=8))
         edges.append({"from": last, "to": "ssr", "input": "video"})
         last = "ssr"
     graph = CascadeGraph.from_dict({"nodes": {n: {"type": s.config.type} for n, s in stages.items()},

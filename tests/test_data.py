@@ -18,8 +18,8 @@ from cascade.data.shapes_dataset import ShapesDataset
 from cascade.data.shapes_writer import write_shapes_dataset
 from cascade.data.video_folder import VideoTextDataset, source_index
 from cascade.errors import CascadeError
-from cascade.eval.probe import analyze_clip
-from cascade.eval.prompts import parse_prompt
+from cascade.eval.suites.shapes.probe import analyze_clip
+from cascade.eval.suites.shapes.prompts import parse_prompt
 
 ATTRS = ("colour", "shape", "motion")
 

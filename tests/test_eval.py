@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from cascade.eval.features import ASSET, frechet_distance
+from cascade.eval.suites.shapes.features import ASSET, frechet_distance
 from cascade.eval.run import contact_sheet, shapes_cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,9 +181,9 @@ def test_per_stage_metrics_use_the_evaluated_sampling_settings(tmp_path, monkeyp
 
 
 def test_shipped_feature_net_classifies_real_clips():
-    from cascade.eval.features import _real_batch, load_feature_net
+    from cascade.eval.suites.shapes.features import _real_batch, load_feature_net
 
-    assert ASSET.exists(), "the shipped feature network is missing; run python -m cascade.eval.features"
+    assert ASSET.exists(), "the shipped feature network is missing; run python -m cascade.eval.suites.shapes.features"
     net = load_feature_net()
     x, y = _real_batch(np.random.default_rng(123), 96)
     with torch.no_grad():

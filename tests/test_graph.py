@@ -3,8 +3,8 @@ import pytest
 from cascade.errors import CascadeError
 from cascade.graph import CascadeGraph
 from fake_stages import FakeTextConfig, FakeVideoConfig
-from stages.spatial_sr.config import SpatialSRConfig
-from stages.temporal_sr.config import TemporalSRConfig
+from stages.spatial_sr.config import SpatialBicubicConfig, SpatialSRConfig
+from stages.temporal_sr.config import TemporalBlendConfig, TemporalSRConfig
 
 
 def graph(nodes, edges, output):
@@ -13,14 +13,14 @@ def graph(nodes, edges, output):
                                    "output": output})
 
 
-NODES = {"text": "test_text", "base": "test_video", "tsr": "temporal_sr", "ssr": "spatial_sr"}
+NODES = {"text": "test_text", "base": "test_video", "tsr": "temporal_blend", "ssr": "spatial_bicubic"}
 EDGES = [("text", "base", "text"), ("base", "tsr", "video"), ("tsr", "ssr", "video")]
 
 
 def configs(**over):
     c = {"text": FakeTextConfig(), "base": FakeVideoConfig(),
-         "tsr": TemporalSRConfig(mode="blend", frames=4, fps=4.0, height=8, width=8),
-         "ssr": SpatialSRConfig(mode="bicubic", frames=8, fps=8.0, height=8, width=8)}
+         "tsr": TemporalBlendConfig(frames=4, fps=4.0, height=8, width=8),
+         "ssr": SpatialBicubicConfig(frames=8, fps=8.0, height=8, width=8)}
     c.update(over)
     return c
 
@@ -33,15 +33,15 @@ def test_valid_graph_builds_in_order():
 
 
 @pytest.mark.parametrize("over, message", [
-    ({"tsr": TemporalSRConfig(mode="blend", frames=8, fps=4.0, height=8, width=8)},
+    ({"tsr": TemporalBlendConfig(frames=8, fps=4.0, height=8, width=8)},
      "tsr expects 8 frames at 4 fps from base, which makes 4 frames at 4 fps"),
-    ({"tsr": TemporalSRConfig(mode="blend", frames=4, fps=2.0, height=8, width=8)},
+    ({"tsr": TemporalBlendConfig(frames=4, fps=2.0, height=8, width=8)},
      "tsr expects 4 frames at 2 fps from base, which makes 4 frames at 4 fps"),
-    ({"ssr": SpatialSRConfig(mode="bicubic", frames=8, fps=8.0, height=16, width=16)},
+    ({"ssr": SpatialBicubicConfig(frames=8, fps=8.0, height=16, width=16)},
      "ssr expects 16x16 frames from tsr, which makes 8x8 frames"),
-    ({"ssr": SpatialSRConfig(mode="bicubic", frames=8, fps=8.0, height=8, width=8, channels=4)},
+    ({"ssr": SpatialBicubicConfig(frames=8, fps=8.0, height=8, width=8, channels=4)},
      "ssr expects 4 channels from tsr, which makes 3 channels"),
-    ({"ssr": SpatialSRConfig(mode="bicubic", frames=8, fps=8.0, height=8, width=8, space="latent")},
+    ({"ssr": SpatialBicubicConfig(frames=8, fps=8.0, height=8, width=8, space="latent")},
      "ssr expects latent-space video from tsr, which makes pixel-space video"),
     ({"base": FakeVideoConfig(text_dim=16)},
      "base expects 16-wide text embeddings from text, which makes 8-wide text embeddings"),

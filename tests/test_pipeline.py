@@ -201,8 +201,8 @@ def test_save_pretrained_replaces_its_own_folder_but_never_deletes_other_files(t
 def test_video_stages_in_run_order():
     assert make_fake_pipeline().video_stages() == ["base", "tsr", "ssr"]  # the text stage's output is no video
     assert make_fake_pipeline(tsr=False).video_stages() == ["base", "ssr"]
-    assert make_fake_pipeline().stage_of_type("spatial_sr") == "ssr"
-    assert make_fake_pipeline(tsr=False).stage_of_type("temporal_sr") is None
+    assert make_fake_pipeline().stage_of_type("spatial_bicubic") == "ssr"
+    assert make_fake_pipeline(tsr=False).stage_of_type("temporal_blend") is None
 
 
 def test_run_from_given_outputs_skips_those_stages():
@@ -226,7 +226,7 @@ def test_shipped_weights_draw_what_the_prompt_says():
     the issue's example wordings and one never-trained shape name per shape, read back by the shapes probe."""
     from pathlib import Path
 
-    from cascade.eval.probe import analyze_batch
+    from cascade.eval.suites.shapes.probe import analyze_batch
 
     weights = Path(__file__).resolve().parents[1] / "weights"
     cases = {"a yellow triangle moving up": ("yellow", "triangle", "up"),

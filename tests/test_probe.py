@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from cascade.data.shapes import ALL_COMBOS, COLOURS, MOTIONS, SHAPES, render_clip
 from cascade.data.shapes_dataset import ShapesDataset
-from cascade.eval.probe import analyze_batch, analyze_clip, score
+from cascade.eval.suites.shapes.probe import analyze_batch, analyze_clip, score
 
 
 def _blur_noise(frames: np.ndarray, sigma: float, noise: float, rng: np.random.Generator) -> np.ndarray:

@@ -37,30 +37,6 @@ def test_base_output_matches_spec_and_is_seeded():
     assert a.tensor.abs().max() <= 1
 
 
-def test_base_composes_guidance_over_the_plain_reading():
-    """sampling.plain_weight w: the base stage guides toward (1-w) glossed + w plain reading of each prompt. w = 1
-    renders what the plain reading alone renders, w = 0 ignores it, and identical readings compose to nothing new."""
-    gen = lambda: torch.Generator().manual_seed(1)  # noqa: E731
-
-    def render(w, text):
-        st = tiny(BaseVideoStage, sampling={"guidance": 3.0, "plain_weight": w})
-        g = torch.Generator().manual_seed(2)
-        with torch.no_grad():  # the zero-initialised output ignores the text: perturb it, the same for every w
-            for p in st.network.parameters():
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
-        return st({"text": text}, generator=gen(), progress=False).tensor
-
-    glossed, plain = text_for(tiny(BaseVideoStage)), text_for(tiny(BaseVideoStage), b=3)
-    plain = plain.model_copy(update={"tokens": plain.tokens[1:], "mask": plain.mask[1:], "pooled": plain.pooled[1:]})
-    both = glossed.model_copy(update={"plain": plain})
-    alone = render(0.0, glossed)
-    assert torch.equal(render(0.0, both), alone)
-    torch.testing.assert_close(render(1.0, both), render(0.0, plain), atol=1e-5, rtol=0)
-    half = render(0.5, both)
-    assert (half - alone).abs().max() > 1e-3 and (half - render(0.0, plain)).abs().max() > 1e-3
-    torch.testing.assert_close(render(0.5, glossed.model_copy(update={"plain": glossed})), alone, atol=1e-5, rtol=0)
-
-
 def test_tsr_keeps_known_frames_and_doubles_fps():
     st = tiny(TemporalSRStage)
     spec = st.input_spec["video"]
@@ -73,7 +49,7 @@ def test_tsr_keeps_known_frames_and_doubles_fps():
 def test_tsr_conditioning_from_truth_drops_frames():
     st = tiny(TemporalSRStage)
     truth = torch.rand(1, 3, 8, 8, 8) * 2 - 1
-    cond = st.condition_from_truth(truth, torch.Generator().manual_seed(0))["cond"]
+    cond = st.condition(st.degrade(truth), generator=torch.Generator().manual_seed(0), training=True).network["cond"]
     assert cond.shape == (1, 4, 8, 8, 8)
     assert torch.equal(cond[:, :3, ::2], truth[:, :, ::2])  # known frames in place
     assert torch.equal(cond[:, 3, :, 0, 0], torch.tensor([[1., 0] * 4]))  # mask channel marks them
@@ -87,17 +63,17 @@ def test_tsr_cleaning_mode_redraws_every_frame_from_its_degraded_input():
     st = tiny(TemporalSRStage, residual=True, prediction="sample", max_aug_level=0.2, frame_jitter=0.05)
     assert st.network.aug_embed is not None and tiny(TemporalSRStage).network.aug_embed is None
     truth = torch.rand(2, 3, 8, 8, 8) * 2 - 1
-    cond = st.condition_from_truth(truth, torch.Generator().manual_seed(0))
-    assert cond["cond"].shape == (2, 4, 8, 8, 8) and (cond["aug_level"] <= 0.2).all()
-    assert not torch.allclose(cond["cond"][:, :3, ::2], truth[:, :, ::2], atol=1e-3)  # given frames degraded
-    base = st.residual_base_from_truth(truth, cond)
-    assert torch.equal(base, cond["cond"][:, :3]) and not torch.allclose(base, st.estimate_from_truth(truth))
+    c = st.condition(st.degrade(truth), generator=torch.Generator().manual_seed(0), training=True)
+    assert c.network["cond"].shape == (2, 4, 8, 8, 8) and (c.aug_level <= 0.2).all()
+    assert not torch.allclose(c.network["cond"][:, :3, ::2], truth[:, :, ::2], atol=1e-3)  # given frames degraded
+    base = c.residual_base
+    assert torch.equal(base, c.network["cond"][:, :3]) and not torch.allclose(base, st.baseline(st.degrade(truth)))
     loss = st.training_loss(None, truth, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
     torch.testing.assert_close(loss, ((truth - base) ** 2).flatten(1).mean(1))  # fresh net: residual = damage
     spec = st.input_spec["video"]
     inputs = {"video": Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width) * 2 - 1, spec=spec)}
-    cond, extra = st.condition_from_inputs(inputs, torch.Generator().manual_seed(0))
-    assert extra == {} and torch.equal(cond["aug_level"], torch.zeros(2))  # no known frames pasted
+    c = st.conditioning(inputs, torch.Generator().manual_seed(0))
+    assert c.known is None and torch.equal(c.aug_level, torch.zeros(2))  # no known frames pasted
 
 
 def test_ssr_output_spec_and_aug_conditioning():
@@ -107,9 +83,9 @@ def test_ssr_output_spec_and_aug_conditioning():
     out = st({"video": Video(tensor=low, spec=spec)}, generator=torch.Generator().manual_seed(0), progress=False)
     assert out.spec == st.output_spec and out.spec.height == 2 * spec.height
     truth = torch.rand(2, 3, spec.frames, 2 * spec.height, 2 * spec.width) * 2 - 1
-    c = st.condition_from_truth(truth, torch.Generator().manual_seed(0))
-    assert c["cond"].shape == truth.shape and c["aug_level"].shape == (2,)
-    assert (c["aug_level"] >= 0).all() and (c["aug_level"] <= st.config.max_aug_level).all()
+    c = st.condition(st.degrade(truth), generator=torch.Generator().manual_seed(0), training=True)
+    assert c.network["cond"].shape == truth.shape and c.aug_level.shape == (2,)
+    assert (c.aug_level >= 0).all() and (c.aug_level <= st.config.max_aug_level).all()
 
 
 @pytest.mark.parametrize("cls", [BaseVideoStage, TemporalSRStage, SpatialSRStage])
@@ -182,7 +158,7 @@ def test_untrained_residual_stage_returns_its_baseline(cls, over):
     low = Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width, generator=g) * 2 - 1, spec=spec)
     inputs = {"video": low}
     out = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
-    torch.testing.assert_close(out, stage.estimate_from_inputs(inputs).clamp(-1, 1), rtol=0, atol=1e-5)
+    torch.testing.assert_close(out, stage.baseline(low.tensor).clamp(-1, 1), rtol=0, atol=1e-5)
     with torch.no_grad():
         for p in stage.network.parameters():
             p.add_(0.05)
@@ -204,7 +180,7 @@ def test_augmented_residual_base_carries_the_sampling_noise():
     assert 0.3 < float(out.std()) < 0.55  # sigma 0.46 at level 0.3, smoothed by the upsampling
     stage.config = stage.config.model_copy(update={"sample_aug_level": 0.0})
     out0 = stage(inputs, generator=torch.Generator().manual_seed(1), progress=False).tensor
-    torch.testing.assert_close(out0, stage.estimate_from_inputs(inputs), rtol=0, atol=1e-5)
+    torch.testing.assert_close(out0, stage.baseline(low.tensor), rtol=0, atol=1e-5)
 
 
 def test_residual_training_loss_targets_the_correction():
@@ -215,11 +191,12 @@ def test_residual_training_loss_targets_the_correction():
     g = torch.Generator().manual_seed(0)
     video = torch.rand(2, 3, out.frames, out.height, out.width, generator=g) * 2 - 1
     loss = stage.training_loss(None, video, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
-    expected = ((video - stage.estimate_from_truth(video)) ** 2).flatten(1).mean(1)
+    expected = ((video - stage.baseline(stage.degrade(video))) ** 2).flatten(1).mean(1)
     torch.testing.assert_close(loss, expected)
     aug = tiny(SpatialSRStage, residual=True, prediction="sample", residual_base="augmented")
-    cond = aug.condition_from_truth(video, torch.Generator().manual_seed(0))  # the same draws training makes first
-    assert not torch.allclose(cond["cond"], aug.estimate_from_truth(video), atol=1e-3)  # noise was added
+    # the same draws training makes first
+    cond = aug.condition(aug.degrade(video), generator=torch.Generator().manual_seed(0), training=True).network
+    assert not torch.allclose(cond["cond"], aug.baseline(aug.degrade(video)), atol=1e-3)  # noise was added
     loss = aug.training_loss(None, video, None, torch.Generator().manual_seed(0), min_snr_gamma=None)
     torch.testing.assert_close(loss, ((video - cond["cond"]) ** 2).flatten(1).mean(1))
     plain = tiny(SpatialSRStage, prediction="sample")

@@ -48,18 +48,3 @@ def test_text_embedding_checks_shapes():
         TextEmbedding(tokens=torch.zeros(2, 4, 8), mask=torch.ones(2, 3, dtype=torch.bool), pooled=torch.zeros(2, 8), spec=spec)
     with pytest.raises(ValidationError):
         TextEmbedding(tokens=torch.zeros(2, 4, 8), mask=torch.ones(2, 4, dtype=torch.bool), pooled=torch.zeros(1, 8), spec=spec)
-
-
-def test_text_embedding_plain_reading_must_match():
-    spec = TextSpec(length=4, dim=8, lexicon="wordnet-shapes")
-
-    def emb(b, spec=spec, plain=None):
-        return TextEmbedding(tokens=torch.zeros(b, 4, 8), mask=torch.ones(b, 4, dtype=torch.bool),
-                             pooled=torch.zeros(b, 8), spec=spec, plain=plain)
-
-    both = emb(2, plain=emb(2))
-    assert both.to(dtype=torch.float16).plain.tokens.dtype == torch.float16  # moves with its glossed reading
-    with pytest.raises(ValidationError, match="the plain reading has 3 prompts"):
-        emb(2, plain=emb(3))
-    with pytest.raises(ValidationError, match="the plain reading has 2 prompts of 4 tokens x 8 dims, expected"):
-        emb(2, plain=emb(2, spec=TextSpec(length=4, dim=8)))

@@ -64,7 +64,7 @@ TRAIN_TEMPLATES: list[str] = [
     "a video of a {colour} {shape} moving {direction}",
     "{colour} {shape}, {adverb} motion",
 ]
-# Wordings and shape synonyms never seen in training (every one parses with cascade.eval.prompts).
+# Wordings and shape synonyms never seen in training (every one parses with cascade.eval.suites.shapes.prompts).
 HELD_OUT_TEMPLATES: list[str] = [
     "a {colour} {shape_syn} sliding {direction}",
     "{colour} {shape_syn} going {motion}",

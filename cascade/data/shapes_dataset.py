@@ -9,12 +9,7 @@ from torch.utils.data import Dataset
 from cascade.data.shapes import (HELD_OUT, TRAIN_COMBOS, TRAIN_TEMPLATES, ClipParams, caption, indexed_params,
                                  indexed_shape_word, render_params)
 from cascade.errors import CascadeError
-
-
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (F, H, W, 3) -> float32 (3, F, H, W) in [-1, 1]; a batch (B, F, H, W, 3) -> (B, 3, F, H, W)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -4)  # channels before frames
-    return x.float() / 127.5 - 1.0
+from cascade.video_ops import frames_to_tensor  # noqa: F401  (the shapes data's tensor form)
 
 
 class ShapesDataset(Dataset):

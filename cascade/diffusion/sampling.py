@@ -1,9 +1,9 @@
-"""Sampling: a diffusers scheduler driven by a Denoiser, with guidance and thresholding applied on x0.
+"""Sampling: a diffusers scheduler stepped with the x0 of a guided model (cascade.diffusion.guidance wrappers).
 
-Each step: (1) paste the known frames, re-noised to the current level; (2) one network call, cond (and a
-second reading of it, when composed) and uncond batched together; (3) x0 from the output, CFG, reconstruction
-guidance, dynamic thresholding, known frames; (4) x0 converted back to the scheduler's parametrisation;
-(5) scheduler.step.
+Each step: (1) z_t in variance-preserving form (scale_model_input); (2) x0 = model(z_t, t, step), where the
+wrappers do guidance, thresholding and known frames; (3) x0 converted back to the scheduler's parametrisation;
+(4) scheduler.step. Every scheduler step is elementwise, so a wrapper that replaces part of z_t (known frames)
+leaves the rest of the trajectory exactly as if the loop had replaced it.
 
 Timestep spacing (measured in tests/test_diffusion.py's toy problems): v and x0 prediction use "trailing"
 (Lin et al. 2023, Table 2): the first step is t = T-1, whose cosine SNR (2.4e-9) matches the pure-noise
@@ -16,18 +16,16 @@ zero-terminal SNR: cosine already ends there in effect.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import itertools
 import logging
-from typing import Any
+from typing import Callable
 
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 from tqdm.auto import tqdm
 
-from cascade.diffusion.denoiser import Denoiser, expand
-from cascade.diffusion.guidance import cfg, dynamic_threshold, oscillating_scale, oscillation_warmup
+from cascade.diffusion.denoiser import Denoiser
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +34,8 @@ SAMPLERS: dict[str, type] = {
     "dpmsolver++": DPMSolverMultistepScheduler,  # Lu et al. 2022, 2nd-order multistep on x0
     "euler": EulerDiscreteScheduler,  # Karras et al. 2022 (EDM), sigma space: needs scale_model_input
 }
+
+Model = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]  # (z_t, t, step) -> x0
 
 
 def make_sampler(name: str, denoiser: Denoiser):
@@ -52,75 +52,31 @@ def make_sampler(name: str, denoiser: Denoiser):
     return cls.from_config(config)
 
 
-def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: dict | None = None,
-           sampler: str = "dpmsolver++", steps: int = 25, guidance: float = 1.0, oscillating: bool = False,
-           dynamic_thresholding: bool = False, generator: torch.Generator | None = None, progress: bool = False,
-           x_init: torch.Tensor | None = None, known: torch.Tensor | None = None,
-           known_mask: torch.Tensor | None = None, reconstruction_guidance: float = 0.0,
-           alt: dict | None = None, alt_weight: float = 0.0) -> torch.Tensor:
-    """Draw x0 (B, C, F, H, W), float32, from the denoiser.
-
-    cond / uncond: network kwargs; guidance != 1 needs uncond (classifier-free guidance, guidance = 1 + w).
-    alt, alt_weight: a second reading of the condition (network kwargs), composed with cond as in Composable
-    Diffusion (Liu et al. 2022): x0 = u + guidance * ((1 - w) (c - u) + w (a - u)), w = alt_weight; cond, alt and
-    uncond run as one batched network call. alt_weight 0 ignores alt.
-    x_init: the initial unit-variance noise (default: torch.randn(shape, generator=generator)).
-    known, known_mask (B, C, F, H, W): frames to keep; they are pasted in at every step (replacement
-    method) and, when reconstruction_guidance > 0, the rest of x0 is pulled toward them (VDM §3.1).
-    """
+def sample(model: Model, denoiser: Denoiser, shape: tuple[int, ...], *, sampler: str = "dpmsolver++",
+           steps: int = 25, generator: torch.Generator | None = None, progress: bool = False,
+           device: torch.device | str | None = None) -> torch.Tensor:
+    """Draw x0 (B, C, F, H, W), float32: start from unit noise drawn from `generator`, step `sampler` `steps` times
+    with the x0 that `model` (a denoiser wrapped in guidance) predicts. `denoiser` converts x0 to the scheduler's
+    parametrisation."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    if guidance != 1.0 and uncond is None:
-        raise ValueError("classifier-free guidance (guidance != 1) needs `uncond` network kwargs")
-    if (known is None) != (known_mask is None):
-        raise ValueError("pass `known` and `known_mask` together")
-    if reconstruction_guidance > 0 and known is None:
-        raise ValueError("reconstruction guidance needs `known` and `known_mask`")
-    if not 0.0 <= alt_weight <= 1.0:
-        raise ValueError(f"alt_weight must lie in [0, 1], got {alt_weight}")
-    if alt_weight > 0 and alt is None:
-        raise ValueError("alt_weight > 0 needs `alt` network kwargs")
-    device, dtype = _device_dtype(denoiser)
     b = shape[0]
+    device = device if device is not None else network_device_dtype(denoiser)[0]
     gen_device = generator.device if generator is not None else device
 
     # 1. scheduler and initial noise
     scheduler = make_sampler(sampler, denoiser)
     scheduler.set_timesteps(steps, device=device)
-    if x_init is None:
-        x_init = torch.randn(shape, generator=generator, device=gen_device)
-    x = x_init.to(device, torch.float32) * scheduler.init_noise_sigma  # (B, C, F, H, W) in scheduler space
-    mask = None
-    if known is not None:
-        known = known.to(device, torch.float32)
-        mask = _as_bool(known_mask).to(device).expand_as(x)
-    readings = [cond] + ([alt] if alt_weight > 0 else [])  # the conditional network kwargs, composed below
-    weights = [1.0 - alt_weight, alt_weight][:len(readings)]
-    conds = _batch_cond(readings, b)
-    with_uncond = _batch_cond(readings + [uncond], b) if uncond is not None and guidance != 1.0 else None
-    warmup = oscillation_warmup(steps)
-    log.debug("sampling %s with %s, %d steps, guidance %g", tuple(shape), sampler, steps, guidance)
+    x = torch.randn(shape, generator=generator, device=gen_device).to(device, torch.float32)
+    x = x * scheduler.init_noise_sigma  # (B, C, F, H, W) in scheduler space
+    log.debug("sampling %s with %s, %d steps", tuple(shape), sampler, steps)
 
     # 2. denoising loop
+    x0 = x
     for i, t in enumerate(tqdm(scheduler.timesteps, desc=f"{sampler} sampling", disable=not progress, leave=False)):
         tb = t.expand(b)  # (B,)
-        scale = oscillating_scale(i, guidance, warmup_steps=warmup) if oscillating else guidance
-        if known is not None:
-            # VDM §3.1 replacement method: known frames re-noised to this step's level
-            eps = torch.randn(shape, generator=generator, device=gen_device).to(device)
-            c = _input_scale(scheduler, t, device)  # scheduler space -> variance-preserving z_t
-            x = torch.where(mask, denoiser.q_sample(known, tb, eps) / c, x)
         x_in = scheduler.scale_model_input(x, t)  # (B, C, F, H, W) z_t = alpha*x0 + sigma*eps
-        guide = functools.partial(_guided_x0, denoiser, t=tb, conds=conds, with_uncond=with_uncond,
-                                  weights=weights, scale=scale, dtype=dtype)
-        if reconstruction_guidance > 0:
-            x0 = _reconstruction_guided(guide, denoiser, x_in, tb, known, mask, reconstruction_guidance)
-        else:
-            x0 = guide(x_in)
-        if dynamic_thresholding:
-            x0 = dynamic_threshold(x0)  # Imagen §2.3
-        if known is not None:
-            x0 = torch.where(mask, known, x0)
+        x0 = model(x_in, tb, i)
         out = denoiser.output_from_x0(x_in, tb, x0)  # back to the scheduler's parametrisation
         x = scheduler.step(out, t, x).prev_sample
 
@@ -129,68 +85,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], cond: dict, *, uncond: di
     return x0
 
 
-def _guided_x0(denoiser: Denoiser, x_in: torch.Tensor, t: torch.Tensor, conds: dict, with_uncond: dict | None,
-               weights: list[float], scale: float, dtype: torch.dtype) -> torch.Tensor:
-    """x0 after classifier-free guidance in ONE network call. `conds`: the network kwargs of each conditional
-    reading concatenated along the batch; `with_uncond`: the same followed by the unconditional kwargs (None when
-    unguided). The readings' x0 are mixed with `weights`; mixing is linear, so with guidance this is Composable
-    Diffusion's u + scale * sum_i w_i (c_i - u)."""
-    guided = with_uncond is not None and scale != 1.0  # an oscillating weight of 1 skips the uncond half
-    batched, k = (with_uncond, len(weights) + 1) if guided else (conds, len(weights))
-    with torch.set_grad_enabled(x_in.requires_grad):  # only reconstruction guidance needs a graph
-        xk, tk = torch.cat([x_in] * k), torch.cat([t] * k)  # (kB, C, F, H, W)
-        out = denoiser(xk.to(dtype), tk, **batched).float()
-        x0s = denoiser.predict_x0(xk, tk, out).chunk(k)
-        x0_cond = x0s[0] if len(weights) == 1 else sum(w * x for w, x in zip(weights, x0s))  # (B, C, F, H, W)
-        return cfg(x0_cond, x0s[-1], scale) if guided else x0_cond  # Ho & Salimans 2022, on x0
-
-
-def _reconstruction_guided(guide, denoiser: Denoiser, x_in: torch.Tensor, t: torch.Tensor, known: torch.Tensor,
-                           mask: torch.Tensor, weight: float) -> torch.Tensor:
-    """VDM §3.1: x0_b -= (w_r * alpha_t / 2) * grad_{z_t} ||known_a - x0_a||², on the unknown part b."""
-    with torch.enable_grad():
-        z = x_in.detach().requires_grad_(True)
-        x0 = guide(z)
-        err = ((x0 - known) ** 2 * mask).sum()
-        (grad,) = torch.autograd.grad(err, z)
-    alpha, _ = denoiser.schedule.alpha_sigma(t)
-    return x0.detach() - (weight / 2) * expand(alpha, x0) * torch.where(mask, torch.zeros_like(grad), grad)
-
-
-def _batch_cond(readings: list[dict], b: int) -> dict[str, Any]:
-    """Network kwargs of several readings (cond first, uncond last) concatenated along the batch; a missing bool
-    flag is False."""
-    out = {}
-    for k in dict.fromkeys(itertools.chain.from_iterable(readings)):
-        vals = [r.get(k) for r in readings]
-        if all(v is None for v in vals):
-            out[k] = None
-            continue
-        if any(v is None for v in vals):
-            present = next(v for v in vals if v is not None)
-            if not (torch.is_tensor(present) and present.dtype == torch.bool):
-                raise ValueError(f"network kwarg '{k}' is given for only some of cond, alt and uncond")
-            vals = [v if v is not None else torch.zeros_like(present) for v in vals]  # text_drop absent: not dropped
-        if all(torch.is_tensor(v) and v.ndim > 0 and v.shape[0] == b for v in vals):
-            out[k] = torch.cat(vals)
-        elif all(v is vals[0] or (not torch.is_tensor(v) and v == vals[0]) for v in vals):
-            out[k] = vals[0]  # shared, not per-sample
-        else:
-            raise ValueError(f"network kwarg '{k}' must have batch size {b} in every reading to be batched")
-    return out
-
-
-def _input_scale(scheduler, t: torch.Tensor, device: torch.device) -> float:
-    """c with scale_model_input(x) = c * x: 1 for DDIM / DPM-Solver, 1/sqrt(sigma²+1) for Euler."""
-    return float(scheduler.scale_model_input(torch.ones(1, device=device), t))
-
-
-def _as_bool(mask: torch.Tensor) -> torch.Tensor:
-    return mask if mask.dtype == torch.bool else mask > 0.5
-
-
-def _device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Where the network lives and the floating dtype it computes in (CPU float32 if it has no tensors)."""
+def network_device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where a network lives and the floating dtype it computes in (CPU float32 if it has no tensors)."""
     for p in itertools.chain(module.parameters(), module.buffers()):
         if p.is_floating_point():
             return p.device, p.dtype

@@ -1,10 +1,8 @@
-"""Evaluation: the shapes attribute probe, prompt parsing, and pixel metrics (PSNR, SSIM, flicker)."""
+"""Evaluation: pixel metrics (PSNR, SSIM, flicker), suites of prompts with their probes (cascade.eval.suites), and
+the report of a whole cascade (cascade.eval.run)."""
 
 _LAZY = {
-    "analyze_clip": "cascade.eval.probe",
-    "analyze_batch": "cascade.eval.probe",
-    "score": "cascade.eval.probe",
-    "parse_prompt": "cascade.eval.prompts",
+    "get_suite": "cascade.eval.suites",
     "psnr": "cascade.eval.metrics",
     "ssim": "cascade.eval.metrics",
     "temporal_change": "cascade.eval.metrics",

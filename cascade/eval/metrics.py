@@ -5,14 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def psnr(x: torch.Tensor, ref: torch.Tensor, *, mask: torch.Tensor | None = None) -> float:
-    """PSNR in dB on the [0, 1] scale; `mask` (F,) bool restricts it to some frames."""
-    x, ref = _unit(x), _unit(ref)
-    if mask is not None:
-        x, ref = x[:, :, mask], ref[:, :, mask]
-    mse = ((x - ref) ** 2).flatten(1).mean(1).clamp(min=1e-10)  # per clip
-    return float((10 * torch.log10(1.0 / mse)).mean())
+from cascade.video_ops import psnr  # noqa: F401  (part of this module's metrics)
+from cascade.video_ops import unit_range as _unit
 
 
 def ssim(x: torch.Tensor, ref: torch.Tensor, *, mask: torch.Tensor | None = None) -> float:
@@ -57,7 +51,3 @@ def background_noise(x: torch.Tensor, *, tol: int = 60) -> float:
     err = (x - ref).abs()  # (B, 3, F, H, W)
     near = err.sum(1) < tol  # (B, F, H, W)
     return float(err.mean(1)[near].mean()) if near.any() else float("nan")
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return ((x.detach().float() + 1) / 2).clamp(0, 1)

@@ -1,12 +1,9 @@
-"""`cascade eval`: prompt fidelity, temporal consistency, Fréchet shapes-video distance and per-stage metrics of a
-cascade, written as report.json plus an index.html with the rendered videos and contact sheets.
+"""`cascade eval`: prompt fidelity, temporal consistency, Fréchet distance and per-stage metrics of a cascade of any
+depth, written as report.json plus an index.html with the rendered videos and contact sheets.
 
-Fidelity cases (suite "shapes"): every one of the 72 colour x shape x motion combinations, `seeds` times, with the
-canonical training wording "a {colour} {shape} moving {motion}" (template "seen"), plus each combination once with
-a wording never used in training, rotating through HELD_OUT_TEMPLATES: once with the shape named by a held-out
-synonym too (template "unseen", "green ball going down"; also scored per name as "unseen_word_<word>"), once with
-its own name (template "unseen_sentence", "green circle going down"). Each case is split
-into combinations seen in training ("trained") and the held-out ones ("held_out").
+What the prompts are, how a clip is read back and what real clips look like come from an eval suite
+(cascade.eval.suites); everything here works on any graph: per-stage rows for every node that can degrade ground
+truth, keyed by node name; stages whose output is not pixels are skipped by the frame-based metrics.
 """
 
 from __future__ import annotations
@@ -26,73 +23,31 @@ from cascade.errors import CascadeError
 
 log = logging.getLogger(__name__)
 
-CANONICAL = "a {colour} {shape} moving {motion}"
-ATTRS = ("colour", "shape", "motion")
+PER_STAGE_SEED = 21  # real clips of the i-th measured stage are drawn with seed PER_STAGE_SEED + i
+TEMPORAL_REAL_SEED = 7
+PER_STAGE_GENERATOR_SEED = 0
 
 
-# -- cases ------------------------------------------------------------------------------------------------
-def shapes_cases(seeds: int) -> list[dict]:
-    from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, caption
-
-    held = set(HELD_OUT)
-    cases = []
-    for s in range(seeds):
-        for combo in ALL_COMBOS:
-            cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
-                          "split": "held_out" if combo in held else "trained", "template": "seen"})
-    for i, combo in enumerate(ALL_COMBOS):
-        # motion is the fastest-varying attribute of ALL_COMBOS: the i // 4 shift lets every template meet every motion
-        template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]
-        prompt = caption(*combo, template)
-        word = next(w for w in HELD_OUT_SHAPE_WORDS[combo[1]] if w in re.findall(r"[a-z]+", prompt))
-        cases.append({"prompt": prompt, "target": combo, "seed_group": seeds,
-                      "split": "held_out" if combo in held else "trained", "template": "unseen", "shape_word": word})
-        # the same new sentence with the shape's own name ("a blue square sliding to the right")
-        cases.append({"prompt": caption(*combo, re.sub(r"\{shape_syn2?\}", "{shape}", template)), "target": combo,
-                      "seed_group": seeds + 1, "split": "held_out" if combo in held else "trained",
-                      "template": "unseen_sentence"})
-    return cases
-
-
-def file_cases(path: Path, seeds: int) -> list[dict]:
-    from cascade.data.shapes import HELD_OUT
-    from cascade.eval.prompts import parse_prompt
-
+def read_prompts_file(path: Path) -> list[str]:
+    """The prompts of a file, one per line (blank lines, # comments and repeats skipped)."""
     if not Path(path).is_file():
         raise CascadeError(f"prompts file {path} does not exist")
     lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("#")]  # blank lines and # comments
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
     prompts = list(dict.fromkeys(lines))  # a repeated line would render the very same clip again
     if len(prompts) < len(lines):
         log.warning("prompts file %s repeats %d line(s); each prompt is evaluated once", path, len(lines) - len(prompts))
     if not prompts:
         raise CascadeError(f"prompts file {path} holds no prompts (one per line)")
-    cases = []
-    for s in range(seeds):
-        for p in prompts:
-            parsed = parse_prompt(p)
-            target = tuple(parsed[a] for a in ATTRS) if parsed else None
-            cases.append({"prompt": p, "target": target, "seed_group": s, "template": "file",
-                          "split": None if target is None else ("held_out" if target in set(HELD_OUT) else "trained")})
-    return cases
+    return prompts
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def real_clips(combos, spec, seed: int) -> torch.Tensor:
-    """Real shapes clips of `combos` at a stage's output spec: float (N, 3, F, H, W) in [-1, 1]."""
-    from cascade.data.shapes import render_clips
-    from cascade.data.shapes_dataset import frames_to_tensor
-
-    return frames_to_tensor(render_clips(combos, frames=spec.frames, size=spec.height, fps=spec.fps, rng=seed))
-
-
-def _scores(rows: list[dict], key: str) -> dict:
-    from cascade.eval.probe import score
-
+def _scores(suite, rows: list[dict], key: str) -> dict:
     rows = [r for r in rows if r["target"] is not None]
     if not rows:
         return {}
-    return score([r[key] for r in rows], [r["target"] for r in rows])
+    return suite.score([r[key] for r in rows], [r["target"] for r in rows])
 
 
 def _slug(text: str) -> str:
@@ -105,15 +60,15 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
              max_prompts: int | None = None, batch: int = 24, stage_clips: int = 24,
              shown: int = 12) -> dict[str, Any]:
     """Run the whole evaluation; returns the report dict (also written to out_dir/report.json)."""
+    from cascade.eval.suites import get_suite
     from cascade.io_utils import atomic_write_text
     from cascade.pipeline import CascadePipeline
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CascadeError(f"{out_dir} is a file; --out needs a directory for the report")
-    if suite != "shapes" and prompts_file is None:
-        raise CascadeError(f"unknown suite '{suite}'; the built-in suite is 'shapes' (or pass --prompts FILE)")
-    cases = file_cases(prompts_file, seeds) if prompts_file else shapes_cases(seeds)
+    the_suite = get_suite(suite)
+    cases = the_suite.file_cases(read_prompts_file(prompts_file), seeds) if prompts_file else the_suite.cases(seeds)
     if max_prompts:
         cases = _spread(cases, max_prompts)
 
@@ -123,38 +78,47 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
         (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CascadeError(f"cannot write the report to {out_dir}: {e.strerror}") from None
-    video_stages = pipe.video_stages()
+    shown_stages = pixel_stages(pipe)
     final_spec = pipe.stages[pipe.graph.output].output_spec
     picks = _spread(list(range(len(cases))), shown)  # the cases whose videos and contact sheets go in the report
 
-    rows, finals, picked_frames = _render(pipe, cases, video_stages, batch, steps, guidance, progress, set(picks))
+    rows, finals, picked_frames = _render(pipe, the_suite, cases, shown_stages, batch, steps, guidance, progress,
+                                          set(picks))
     render_s = time.perf_counter() - t0
 
     report: dict[str, Any] = {
         "weights": str(weights), "manifest_training": pipe.manifest.get("training"),
-        "device": str(pipe.device), "suite": "file" if prompts_file else suite, "seeds": seeds,
+        "device": str(pipe.device), "suite": suite, "prompts": "file" if prompts_file else "suite", "seeds": seeds,
+        "attributes": list(the_suite.attributes),
         "cases": len(rows), "render_seconds": round(render_s, 1),
         "seconds_per_clip": round(render_s / max(len(rows), 1), 3),
         "graph": {n: {"type": pipe.graph.nodes[n].type, "output": str(pipe.stages[n].output_spec)}
                   for n in pipe.graph.order},
         "sampling": {"steps": steps, "guidance": guidance},
     }
-    report["fidelity"] = _fidelity(rows, "final")
-    report["fidelity_base_only"] = _fidelity(rows, "base")
-    report["temporal"] = _temporal(rows, finals, final_spec)
-    report["fsd"] = _fsd(rows, finals, final_spec)
-    report["per_stage"] = _per_stage(pipe, stage_clips, progress, steps=steps, guidance=guidance)
-    report["shown"] = _show(rows, picked_frames, picks, pipe, out_dir)
+    report["fidelity"] = _fidelity(the_suite, rows, "final")
+    report["fidelity_base_only"] = _fidelity(the_suite, rows, "base")
+    if finals is not None:
+        report["temporal"] = _temporal(the_suite, rows, finals, final_spec)
+        report["fsd"] = the_suite.frechet(finals, final_spec)
+    report["per_stage"] = per_stage_metrics(pipe, the_suite, stage_clips, steps=steps, guidance=guidance)
+    report["shown"] = _show(the_suite, rows, picked_frames, picks, pipe, out_dir)
     keys = ("prompt", "target", "split", "template", "shape_word", "seed")
     report["cases_detail"] = [{k: r[k] for k in keys if k in r}
-                              | {"final": _short(r["final"]), "base": _short(r["base"])} for r in rows]
+                              | {"final": _short(the_suite, r["final"]), "base": _short(the_suite, r["base"])}
+                              for r in rows]
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, default=_json_default))
     atomic_write_text(out_dir / "index.html", render_html(report))
     return report
 
 
-def _spread(cases: list[dict], n: int) -> list[dict]:
+def pixel_stages(pipe) -> list[str]:
+    """The nodes whose output is a pixel video, in run order: what the probe reads and a contact sheet shows."""
+    return [n for n in pipe.video_stages() if pipe.stages[n].output_spec.space == "pixel"]
+
+
+def _spread(cases: list, n: int) -> list:
     """n cases spread over the list (every group represented), not just the first n."""
     if n >= len(cases):
         return cases
@@ -162,8 +126,8 @@ def _spread(cases: list[dict], n: int) -> list[dict]:
     return [cases[i] for i in sorted(set(idx.tolist()))]
 
 
-def _short(r: dict) -> dict:
-    return {a: r.get(a) for a in ATTRS}
+def _short(suite, r: dict | None) -> dict:
+    return {a: (r or {}).get(a) for a in suite.attributes}
 
 
 def _json_default(o):
@@ -174,14 +138,17 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
-def _render(pipe, cases, video_stages, batch, steps, guidance, progress, keep: set[int]):
-    """Render every case in batches (per seed group) and analyse its base and final clips. Returns the rows, the
-    final clips (N, F, H, W, 3) and, for the cases in `keep`, every video stage's frames."""
+def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, keep: set[int]):
+    """Render every case in batches (per seed group) and probe its first and last pixel clips. Returns the rows,
+    the final clips (N, 3, F, H, W) in [-1, 1] (None when the output is not pixels) and, for the cases in `keep`,
+    every pixel stage's frames."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from cascade.eval.probe import analyze_clip
+    from cascade.video_ops import frames_to_tensor
 
-    base, final = video_stages[0], pipe.graph.output
+    final = pipe.graph.output
+    final_pixels = final in shown_stages
+    base = shown_stages[0] if shown_stages else None
     rows, finals = [], []
     kept: dict[int, dict[str, np.ndarray]] = {}
     chunks = []
@@ -194,29 +161,24 @@ def _render(pipe, cases, video_stages, batch, steps, guidance, progress, keep: s
         for g, j, chunk in chunks:
             seed = 1000 * g + j
             outs = pipe.run([c["prompt"] for c in chunk], seed=seed, steps=steps, guidance=guidance, progress=False)
-            frames = {n: outs[n].frames.numpy() for n in video_stages}  # (B, F, H, W, 3) uint8
+            frames = {n: outs[n].frames.numpy() for n in shown_stages}  # (B, F, H, W, 3) uint8
             for i, c in enumerate(chunk):
                 k = len(rows)
-                rows.append({**c, "seed": seed, "final": analyze_clip(frames[final][i]),
-                             "base": analyze_clip(frames[base][i])})
-                finals.append(frames[final][i])
+                rows.append({**c, "seed": seed,
+                             "final": suite.analyze(frames[final][i]) if final_pixels else None,
+                             "base": suite.analyze(frames[base][i]) if base else None})
+                if final_pixels:
+                    finals.append(frames[final][i])
                 if k in keep:
-                    kept[k] = {n: frames[n][i] for n in video_stages}
+                    kept[k] = {n: frames[n][i] for n in shown_stages}
             bar.advance(task, len(chunk))
-    return rows, np.stack(finals), kept
+    return rows, (frames_to_tensor(np.stack(finals)) if finals else None), kept
 
 
-def _fidelity(rows, key) -> dict:
-    groups = {"overall": rows,
-              "trained": [r for r in rows if r["split"] == "trained"],
-              "held_out": [r for r in rows if r["split"] == "held_out"],
-              "seen_template": [r for r in rows if r["template"] == "seen"],
-              "unseen_sentence": [r for r in rows if r["template"] == "unseen_sentence"],
-              "unseen_template": [r for r in rows if r["template"] == "unseen"],
-              "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
-    for word in dict.fromkeys(r["shape_word"] for r in rows if r.get("shape_word")):  # each held-out shape name
-        groups[f"unseen_word_{word}"] = [r for r in rows if r.get("shape_word") == word]
-    scored = {name: _scores(rs, key) for name, rs in groups.items() if rs}
+def _fidelity(suite, rows, key) -> dict:
+    if any(r[key] is None for r in rows):
+        return {}
+    scored = {name: _scores(suite, rs, key) for name, rs in suite.groups(rows).items() if rs}
     return {name: s for name, s in scored.items() if s}
 
 
@@ -227,106 +189,57 @@ def clip_quality(x: torch.Tensor) -> dict[str, float]:
     return {"temporal_change": temporal_change(x), "flicker": flicker(x), "background_noise": background_noise(x)}
 
 
-def _temporal(rows, finals, spec) -> dict:
-    from cascade.data.shapes_dataset import frames_to_tensor
-
+def _temporal(suite, rows, finals: torch.Tensor, spec) -> dict:
     targets = [r["target"] for r in rows if r["target"] is not None]
-    out = {"generated": clip_quality(frames_to_tensor(finals))}
+    out = {"generated": clip_quality(finals)}
     if targets:
-        out["real"] = clip_quality(real_clips(targets, spec, seed=7))
+        out["real"] = clip_quality(suite.real_clips(spec, len(targets), TEMPORAL_REAL_SEED, targets=targets)[0])
     return out
 
 
-def _fsd(rows, finals, spec) -> dict:
-    from cascade.data.shapes import ALL_COMBOS
-    from cascade.data.shapes_dataset import frames_to_tensor
-    from cascade.eval.features import ASSET, clip_features, frechet_distance, load_feature_net
-    from cascade.io_utils import sha256_file
-
-    if not ASSET.exists():
-        return {"skipped": f"feature network {ASSET} not found (python -m cascade.eval.features trains it)"}
-    n = len(finals)
-    if n < 2:  # a covariance needs two samples
-        return {"skipped": f"the Fréchet distance needs at least 2 clips; this evaluation rendered {n}"}
-    net = load_feature_net()
-    rng = np.random.default_rng(11)
-
-    def real_features(seed: int) -> np.ndarray:  # n real clips of random combinations
-        combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-        return clip_features(net, real_clips(combos, spec, seed=seed))
-
-    fa = real_features(12)
-    # the floor (real vs real, seed 13) and how far chance alone moves it at this many clips (seeds 14-16)
-    floor = [frechet_distance(real_features(seed), fa) for seed in (13, 14, 15, 16)]
-    return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/features.py)",
-            "generated_vs_real": frechet_distance(clip_features(net, frames_to_tensor(finals)), fa),
-            "real_vs_real": floor[0],
-            "real_vs_real_range": [min(floor), max(floor)], "real_vs_real_std": float(np.std(floor)),
-            "clips": n, "feature_net_sha256": sha256_file(ASSET),
-            **({"note": f"{n} clips are too few to read this distance: chance alone moves it over the real-vs-real "
-                        f"range; compare settings at the same, larger clip count (the shipped report: 288)"}
-               if n < 100 else {})}
-
-
-def _per_stage(pipe, n: int, progress: bool, *, steps=None, guidance=None) -> dict:
-    """TSR vs blend and SSR vs bicubic on held-out real clips (HELD_OUT combos, fresh random scenes)."""
-    from cascade.data.shapes import HELD_OUT
+def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict:
+    """Every node that can degrade ground truth (a conditional stage, learned or baseline) and works on pixels:
+    its output and its training-free baseline's, from the degraded version of n real held-out clips, against the
+    real clips by PSNR and SSIM (on the frames the stage says to score). Keyed by node name."""
     from cascade.eval.metrics import psnr, ssim
+    from cascade.pipeline import stage_setting
     from cascade.types import Video
-    from cascade.video_ops import known_frame_mask
 
-    combos = [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
-    text_stage = pipe.stage_of_type("text_encoder")
-    out: dict[str, Any] = {"clips": n, "combos": "held_out"}
-    gen = torch.Generator(pipe.device).manual_seed(0)
-
-    def settings(name: str) -> dict:  # the evaluation's sampling overrides, as the pipeline applies them
-        from cascade.pipeline import stage_setting
-
-        return {"steps": stage_setting(steps, name), "guidance": stage_setting(guidance, name)}
-
-    def inputs_for(stage, video):
-        inp = {"video": video}
-        if "text" in stage.input_spec and text_stage is not None:
-            from cascade.data.shapes import caption
-            prompts = [caption(*c, CANONICAL) for c in combos]
-            inp["text"] = pipe.stages[text_stage]({"prompt": prompts})
-        return inp
-
-    tsr = pipe.stage_of_type("temporal_sr")
-    if tsr is not None:
-        st = pipe.stages[tsr]
-        o, i = st.output_spec, st.input_spec["video"]
-        factor = o.frames // i.frames
-        truth = real_clips(combos, o, seed=21)
-        low = Video(tensor=st.input_from_truth(truth).contiguous(), spec=i)
+    text_node = next((n_ for n_ in pipe.graph.order if pipe.stages[n_].output_spec.kind == "text"), None)
+    gen = torch.Generator(pipe.device).manual_seed(PER_STAGE_GENERATOR_SEED)
+    stages: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    measured = 0
+    for name in pipe.graph.order:
+        st = pipe.stages[name]
+        if not (hasattr(st, "degrade") and hasattr(st, "baseline")):
+            continue
+        spec_in, spec_out = st.input_spec.get("video"), st.output_spec
+        if spec_in is None or spec_in.space != "pixel" or spec_out.space != "pixel":
+            skipped[name] = "not pixels: frame metrics do not apply"
+            continue
+        truth, captions = suite.real_clips(spec_out, n, PER_STAGE_SEED + measured)
+        measured += 1
+        truth = truth.to(pipe.device)
+        low = Video(tensor=st.degrade(truth).clamp(-1, 1).contiguous(), spec=spec_in)
+        inputs = {"video": low}
+        if "text" in st.input_spec and text_node is not None:
+            inputs["text"] = pipe.stages[text_node]({"prompt": captions})
         with torch.inference_mode():
-            learned = st(inputs_for(st, low), generator=gen, progress=False, **settings(tsr)).tensor.float().cpu()
-            blend = st.estimate_from_inputs({"video": low}).float().cpu()  # linear blending
-        missing = ~known_frame_mask(i.frames, factor)
-        # the last known frame is held at the end by every mode: score only frames between two known ones
-        missing[(i.frames - 1) * factor:] = False
-        out["temporal_sr"] = {"stage": tsr, "mode": getattr(st.config, "mode", "learned"),
-                              "psnr": psnr(learned, truth, mask=missing), "ssim": ssim(learned, truth, mask=missing),
-                              "blend_psnr": psnr(blend, truth, mask=missing),
-                              "blend_ssim": ssim(blend, truth, mask=missing)}
-    ssr = pipe.stage_of_type("spatial_sr")
-    if ssr is not None:
-        st = pipe.stages[ssr]
-        o, i = st.output_spec, st.input_spec["video"]
-        truth = real_clips(combos, o, seed=22)
-        low = Video(tensor=st.input_from_truth(truth).clamp(-1, 1), spec=i)
-        with torch.inference_mode():
-            learned = st(inputs_for(st, low), generator=gen, progress=False, **settings(ssr)).tensor.float().cpu()
-            bicubic = st.estimate_from_inputs({"video": low}).float().cpu().clamp(-1, 1)
-        out["spatial_sr"] = {"stage": ssr, "mode": getattr(st.config, "mode", "learned"),
-                             "psnr": psnr(learned, truth), "ssim": ssim(learned, truth),
-                             "bicubic_psnr": psnr(bicubic, truth), "bicubic_ssim": ssim(bicubic, truth)}
-    return out
+            out = st(inputs, generator=gen, progress=False, steps=stage_setting(steps, name),
+                     guidance=stage_setting(guidance, name)).tensor.float().cpu()
+            base = st.baseline(low.tensor).float().cpu().clamp(-1, 1)
+        truth = truth.cpu()
+        mask = st.scored_frames()
+        stages[name] = {"type": pipe.graph.nodes[name].type, "baseline": getattr(st, "baseline_stage", st).config.type,
+                        "frames": "all" if mask is None else "dropped",
+                        "psnr": psnr(out, truth, mask=mask), "ssim": ssim(out, truth, mask=mask),
+                        "baseline_psnr": psnr(base, truth, mask=mask), "baseline_ssim": ssim(base, truth, mask=mask)}
+    return {"clips": n, "split": "held_out", "stages": stages, **({"skipped": skipped} if skipped else {})}
 
 
-def _show(rows, picked_frames, picks, pipe, out_dir: Path) -> list[dict]:
-    """Write every video stage's mp4 and a contact sheet for each picked case."""
+def _show(suite, rows, picked_frames, picks, pipe, out_dir: Path) -> list[dict]:
+    """Write every pixel stage's mp4 and a contact sheet for each picked case."""
     from cascade.video_io import write_video
 
     items = []
@@ -339,8 +252,8 @@ def _show(rows, picked_frames, picks, pipe, out_dir: Path) -> list[dict]:
             write_video(out_dir / files[n], frames, fps=pipe.stages[n].output_spec.fps)
         sheet = f"videos/{name}_sheet.png"
         contact_sheet(picked_frames[k], out_dir / sheet)
-        items.append({"prompt": r["prompt"], "target": r["target"], "final": _short(r["final"]), "videos": files,
-                      "sheet": sheet, "split": r["split"], "template": r["template"]})
+        items.append({"prompt": r["prompt"], "target": r["target"], "final": _short(suite, r["final"]),
+                      "videos": files, "sheet": sheet, "split": r["split"], "template": r["template"]})
     return items
 
 
@@ -382,9 +295,12 @@ def render_html(report: dict) -> str:
     def pct(v):
         return f"{v:.1%}" if isinstance(v, float) else e(str(v))
 
+    attrs = report.get("attributes", [])
+
     def fid_table(fid: dict, title: str) -> str:
-        head = "<tr><th>" + e(title) + "</th><th>colour</th><th>shape</th><th>motion</th><th>all three</th><th>n</th></tr>"
-        body = "".join(f"<tr><td>{e(g)}</td>" + "".join(f"<td>{pct(s.get(a))}</td>" for a in (*ATTRS, "all"))
+        head = ("<tr><th>" + e(title) + "</th>" + "".join(f"<th>{e(a)}</th>" for a in attrs)
+                + "<th>all</th><th>n</th></tr>")
+        body = "".join(f"<tr><td>{e(g)}</td>" + "".join(f"<td>{pct(s.get(a))}</td>" for a in (*attrs, "all"))
                        + f"<td>{s.get('n')}</td></tr>" for g, s in fid.items())
         return f"<table>{head}{body}</table>"
 
@@ -397,12 +313,12 @@ def render_html(report: dict) -> str:
              f" &middot; {report['cases']} clips in {report['render_seconds']} s</p>",
              "<h2>Prompt fidelity (full cascade)</h2>", fid_table(report["fidelity"], "group"),
              "<h2>Prompt fidelity (base stage only)</h2>", fid_table(report["fidelity_base_only"], "group")]
-    t = report["temporal"]
+    t = report.get("temporal", {})
     parts.append("<h2>Temporal consistency and grain</h2><table><tr><th>clips</th><th>mean frame-to-frame change</th>"
                  "<th>flicker</th><th>background noise (0-255)</th></tr>" + "".join(
                      f"<tr><td>{k}</td><td>{v['temporal_change']:.4f}</td><td>{v['flicker']:.4f}</td>"
                      f"<td>{v.get('background_noise', float('nan')):.2f}</td></tr>" for k, v in t.items()) + "</table>")
-    fsd = report["fsd"]
+    fsd = report.get("fsd", {"skipped": "the output is not pixels"})
     if "skipped" in fsd:
         parts.append(f"<h2>Fréchet distance</h2><p>{e(fsd['skipped'])}</p>")
     else:
@@ -413,15 +329,9 @@ def render_html(report: dict) -> str:
                      f"{fsd['real_vs_real_range'][0]:.3f} – {fsd['real_vs_real_range'][1]:.3f}</td></tr></table>"
                      + (f"<p>{e(fsd['note'])}</p>" if fsd.get("note") else ""))
     ps = report["per_stage"]
-    rows = []
-    if "temporal_sr" in ps:
-        s = ps["temporal_sr"]
-        rows.append(f"<tr><td>{e(s['stage'])} ({e(s['mode'])}) vs blend, dropped frames</td><td>{s['psnr']:.2f} / "
-                    f"{s['blend_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['blend_ssim']:.4f}</td></tr>")
-    if "spatial_sr" in ps:
-        s = ps["spatial_sr"]
-        rows.append(f"<tr><td>{e(s['stage'])} ({e(s['mode'])}) vs bicubic</td><td>{s['psnr']:.2f} / "
-                    f"{s['bicubic_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['bicubic_ssim']:.4f}</td></tr>")
+    rows = [f"<tr><td>{e(node)} ({e(s['type'])}) vs {e(s['baseline'])}, {e(s['frames'])} frames</td>"
+            f"<td>{s['psnr']:.2f} / {s['baseline_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['baseline_ssim']:.4f}</td></tr>"
+            for node, s in ps.get("stages", {}).items()]
     if rows:
         parts.append(f"<h2>Per-stage metrics on {ps['clips']} held-out real clips</h2><table><tr><th>stage</th>"
                      "<th>PSNR dB (stage / baseline)</th><th>SSIM (stage / baseline)</th></tr>" + "".join(rows)
@@ -430,9 +340,9 @@ def render_html(report: dict) -> str:
     for it in report["shown"]:
         vids = "".join(f"<video src='{e(src)}' title='{e(n)}' autoplay loop muted playsinline controls></video>"
                        for n, src in it["videos"].items())
-        got = ", ".join(f"{a}: {it['final'][a]}" for a in ATTRS)
+        got = ", ".join(f"{a}: {it['final'][a]}" for a in attrs)
         what = (f"{it['split']} combo, {it['template']} wording" if it["split"] is not None
-                else "not a colour-shape-motion prompt the probe can score")
+                else "not a prompt the probe can score")
         parts.append(f"<div class='case'><b>{e(it['prompt'])}</b><br><small>{e(what)}; probe: {e(got)}</small><br>"
                      f"{vids}<br>"
                      f"<img src='{e(it['sheet'])}' alt='contact sheet'></div>")

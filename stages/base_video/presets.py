@@ -19,11 +19,7 @@ PRESETS = {
                                sampling={"steps": 20, "guidance": 2.5, "sampler": "dpmsolver++",
                                          # measured: Imagen's dynamic thresholding rescales whole frames, which
                                          # turned the dark background grey (RGB 55 vs 19); off by default here
-                                         "dynamic_thresholding": False,
-                                         # plain_weight 0.5 (both readings of a glossed prompt composed) measured
-                                         # with the session-8 base: held-out names 90.3% as at 0 (pyramid up 3
-                                         # clips, wedge down 3), FSD 23.7; session 11's base reads them all at 0
-                                         "plain_weight": 0.0}),
+                                         "dynamic_thresholding": False}),
     "large": BaseVideoConfig(network=NetworkConfig(base_channels=64, channel_mults=(1, 2, 3),
                                                    attention_levels=(False, True, True), num_res_blocks=2,
                                                    heads=8)),

@@ -1,4 +1,4 @@
-"""temporal_sr config: raise fps by `factor`, by learned masked frame interpolation or linear blending."""
+"""temporal_sr configs: raise fps by `factor`, by learned masked frame interpolation or by linear blending."""
 
 from __future__ import annotations
 
@@ -6,15 +6,33 @@ from typing import Literal
 
 from pydantic import Field
 
-from cascade.diffusion_stage import SuperResolutionConfig
+from cascade.diffusion_stage import ResamplingConfig, SuperResolutionConfig
 from cascade.types import VideoSpec
 
 
-class TemporalSRConfig(SuperResolutionConfig):
+class TemporalGeometry(ResamplingConfig):
+    """The input video (8 frames at 4 fps by default) and the output: `factor` times the frames and the fps."""
+
+    frames: int = Field(default=8, gt=0)
+    fps: float = Field(default=4.0, gt=0)
+
+    def output_spec(self) -> VideoSpec:
+        return self.input_video_spec().model_copy(update={"frames": self.frames * self.factor,
+                                                          "fps": self.fps * self.factor})
+
+
+class TemporalBlendConfig(TemporalGeometry):
+    """The training-free baseline: linear blending between the given frames."""
+
+    type: Literal["temporal_blend"] = "temporal_blend"
+
+    @property
+    def has_weights(self) -> bool:
+        return False
+
+
+class TemporalSRConfig(TemporalGeometry, SuperResolutionConfig):
     type: Literal["temporal_sr"] = "temporal_sr"
-    mode: Literal["learned", "blend"] = "learned"  # blend: the training-free baseline
-    frames: int = Field(default=8, gt=0)  # input frames
-    fps: float = Field(default=4.0, gt=0)  # input fps
     # Training-time per-frame colour wobble of the input (cascade.diffusion.frame_jitter), the flicker a base
     # stage leaves. With it or noise augmentation (max_aug_level > 0) the stage learns to clean its input and
     # re-draws every output frame; with neither, the input frames are pasted in exactly (known frames).
@@ -23,11 +41,3 @@ class TemporalSRConfig(SuperResolutionConfig):
     @property
     def cleans_input(self) -> bool:
         return self.max_aug_level > 0 or self.frame_jitter > 0
-
-    @property
-    def residual_on_condition(self) -> bool:
-        return self.cleans_input  # the residual is taken against the blend of the degraded input
-
-    def output_spec(self) -> VideoSpec:
-        return self.input_video_spec().model_copy(update={"frames": self.frames * self.factor,
-                                                          "fps": self.fps * self.factor})

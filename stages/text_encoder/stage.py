@@ -10,7 +10,7 @@ import torch
 
 from cascade.errors import CascadeError
 from cascade.stage import BaseStage
-from cascade.types import TextEmbedding
+from cascade.types import TextEmbedding, TextSpec
 from stages.text_encoder.config import PACKAGED_MINILM, TextEncoderConfig
 from stages.text_encoder.lexicon import load_lexicon
 
@@ -56,30 +56,28 @@ class TextEncoderStage(BaseStage):
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._warned: set[str] = set()
 
+    @classmethod
+    def for_output_spec(cls, spec) -> "TextEncoderStage | None":
+        """The packaged encoder that makes `spec`, for a training run that needs text embeddings (None: not text)."""
+        if not isinstance(spec, TextSpec):
+            return None
+        return cls(TextEncoderConfig.from_spec(spec))
+
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> TextEmbedding:
-        return self.encode(inputs["prompt"], plain=True)
+        return self.encode(inputs["prompt"])
 
     @torch.inference_mode()
-    def encode(self, prompts: list[str], *, cache: bool = True, expanded: bool = False,
-               plain: bool = False) -> TextEmbedding:
-        """Encode prompts; results are cached per prompt string (training re-uses captions every step).
-        `expanded`: the prompts are already as the encoder reads them (see `expand`); the lexicon is not applied.
-        `plain`: when the lexicon glosses some prompt, also read the prompts as given (TextEmbedding.plain), for a
-        stage that composes its guidance over both readings (rendering does; training reads the glossed one)."""
-        keys = [("\0" if expanded else "") + p for p in prompts]  # a NUL never starts a prompt's own key
-        todo = [k for k in dict.fromkeys(keys) if not (cache and k in self._cache)]
+    def encode(self, prompts: list[str], *, cache: bool = True) -> TextEmbedding:
+        """Encode prompts; results are cached per prompt string (training re-uses captions every step)."""
+        todo = [p for p in dict.fromkeys(prompts) if not (cache and p in self._cache)]
         if todo:
-            texts = [k[1:] if expanded else k for k in todo]
-            for k, row in zip(todo, self._encode(texts, expanded=expanded)):
+            for p, row in zip(todo, self._encode(todo)):
                 if cache:
-                    self._cache[k] = row
-        rows = [self._cache[k] for k in keys] if cache else self._encode(prompts, expanded=expanded)
+                    self._cache[p] = row
+        rows = [self._cache[p] for p in prompts] if cache else self._encode(prompts)
         tokens, mask, pooled = (torch.stack(t) for t in zip(*rows))
-        unglossed = None
-        if plain and not expanded and self.lexicon is not None and any(self.lexicon.expand(p) != p for p in prompts):
-            unglossed = self.encode(prompts, cache=cache, expanded=True)
         return TextEmbedding(tokens=tokens.to(self.device, self.dtype), mask=mask.to(self.device),
-                             pooled=pooled.to(self.device, self.dtype), spec=self.output_spec, plain=unglossed)
+                             pooled=pooled.to(self.device, self.dtype), spec=self.output_spec)
 
     def expand(self, prompts: list[str]) -> list[str]:
         """The prompts as the encoder reads them: with the lexicon's glosses after each (they follow the prompt, so a
@@ -92,19 +90,18 @@ class TextEncoderStage(BaseStage):
                 log.debug("the text encoder reads %r", e)  # `cascade render -v` shows what the glosses add
         return expanded
 
-    def _encode(self, prompts: list[str], *, expanded: bool = False):
+    def _encode(self, prompts: list[str]):
         cfg: TextEncoderConfig = self.config
         # one token past the limit tells a long prompt (tokenising it whole made transformers warn about the
-        # encoder's own 512-token limit for a very long one); an expanded prompt's glosses may be cut unsaid
-        over = [] if expanded else self.tokenizer(prompts, padding=False, truncation=True,
-                                                  max_length=cfg.max_length + 1)["input_ids"]
+        # encoder's own 512-token limit for a very long one)
+        over = self.tokenizer(prompts, padding=False, truncation=True, max_length=cfg.max_length + 1)["input_ids"]
         for p, ids in zip(prompts, over):
             if len(ids) > cfg.max_length and p not in self._warned and len(self._warned) < 3:
                 self._warned.add(p)  # three prompts are enough to say it (training sees thousands of captions)
                 shown = p if len(p) <= 60 else p[:57] + "..."
                 log.warning("prompt %r is longer than %d tokens; the rest is cut off%s", shown, cfg.max_length,
                             "" if len(self._warned) < 3 else " (further long prompts are cut off without a word)")
-        batch = self.tokenizer(prompts if expanded else self.expand(prompts), padding="max_length", truncation=True,
+        batch = self.tokenizer(self.expand(prompts), padding="max_length", truncation=True,
                                max_length=cfg.max_length, return_tensors="pt")
         net_device = next(self.network.parameters()).device
         out = self.network(**{k: v.to(net_device) for k, v in batch.items()})

@@ -119,5 +119,5 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt)
 
 
-if __name__ == "__main__":  # python -m cascade.eval.features: retrain the shipped asset
+if __name__ == "__main__":  # python -m cascade.eval.suites.shapes.features: retrain the shipped asset
     print(train_feature_net())
