@@ -1,7 +1,7 @@
 """Prompt fidelity at equal training budget: our base_video stage and a diffusers UNet3DConditionModel peer are
 trained for the same wall-clock time on the same shapes clips, captions, text encoder, v-prediction loss,
 optimizer, learning-rate schedule and EMA; each is exported, loaded back, sampled with the same DPM-Solver++
-settings and guidance, and read by the attribute probe (cascade.eval.probe) over the colour x shape x motion
+settings and guidance, and read by the attribute probe (cascade.eval.suites.shapes.probe) over the colour x shape x motion
 combinations (72 by default; the 12 held-out ones are also scored on their own).
 
     python bench/quality_at_budget.py [--quick] [--device cpu|cuda] [--minutes 6] [--seeds 2]
@@ -100,7 +100,7 @@ def train(label: str, stage, text, dataset, train_cfg, args) -> dict:
 def evaluate(stage, text, combos, args) -> tuple[dict, dict, list[dict]]:
     """Render each combo's prompt for every seed and score the probe's reading against the prompt."""
     from cascade.data.shapes import HELD_OUT
-    from cascade.eval.probe import analyze_batch, score
+    from cascade.eval.suites.shapes.probe import analyze_batch, score
 
     prompts = [PROMPT_TEMPLATE.format(colour=c, shape=s, motion=m) for c, s, m in combos]
     results, targets = [], []
@@ -216,7 +216,7 @@ def main() -> None:
             f"lr {train_cfg.optim.lr:g}, warm-up {train_cfg.optim.warmup_steps}, EMA {train_cfg.ema_decay}); "
             f"shapes {spec.frames}x{spec.height}x{spec.width} at {spec.fps:g} fps; then {sampling.sampler} "
             f"{steps} steps, CFG {guidance:g}, over {len(combos)} combinations x {args.seeds} seed(s) "
-            f"(prompt '{PROMPT_TEMPLATE}'), read by cascade.eval.probe.\n\n" + common.table(rows, cols))
+            f"(prompt '{PROMPT_TEMPLATE}'), read by cascade.eval.suites.shapes.probe.\n\n" + common.table(rows, cols))
     common.report(args, info, f"quality at equal budget ({args.device})", body,
                   {"rows": rows, "combos": [list(c) for c in combos], "sampler": sampling.sampler, "steps": steps,
                    "guidance": guidance, "per_clip": {k: v[2] for k, v in evals.items()},

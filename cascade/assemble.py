@@ -71,8 +71,38 @@ def load_stage(source: str | Path, name: str):
 
 
 def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:
-    """Load each stage (ordered text -> base -> SR ...), check the chain, save atomically to `out`."""
-    stages = {name: load_stage(d, name) for name, d in stage_dirs.items()}
+    """Load each stage (ordered text -> base -> SR ...), check the chain, save atomically to `out`. A training-free
+    preset after a video stage takes that stage's output as its input (fitted_preset)."""
+    stages, last_video = {}, None
+    for name, source in stage_dirs.items():
+        source = str(source)
+        if source.startswith("preset:") and last_video is not None:
+            stage = load_stage(source, name)
+            if "frames" in type(stage.config).model_fields:  # a video-to-video preset: fit it to its input
+                stage = fitted_preset(name, source.split(":", 1)[1], last_video)
+        else:
+            stage = load_stage(source, name)
+        stages[name] = stage
+        if isinstance(stage.output_spec, VideoSpec):
+            last_video = stage.output_spec
+    return assemble_stages(out, stages, manifest=manifest)
+
+
+def assemble_stages(out: str | Path, stages: dict, *, manifest: dict | None = None) -> Path:
+    """Chain loaded stages in the given order, check every edge, save atomically to `out`."""
     graph = CascadeGraph.from_dict(chain_graph({n: s.config for n, s in stages.items()}))
     graph.build({n: s.config for n, s in stages.items()})
     return CascadePipeline(graph, stages, manifest).save_pretrained(out)
+
+
+def fitted_preset(name: str, preset: str, upstream_spec: VideoSpec):
+    """A training-free preset ("NAME" of node `name`'s type, or "TYPE/NAME") whose input is `upstream_spec`: how a
+    baseline node (blend, bicubic) is added after any stage."""
+    from cascade.stage import make_stage_config
+
+    type_, _, preset = preset.rpartition("/")
+    type_ = type_ or node_type(name)
+    geometry = {"frames": upstream_spec.frames, "fps": upstream_spec.fps, "height": upstream_spec.height,
+                "width": upstream_spec.width, "channels": upstream_spec.channels, "space": upstream_spec.space}
+    cfg = make_stage_config(get_stage_class(type_), preset, geometry, source=f"{name}=preset:{preset}")
+    return get_stage_class(cfg.type)(cfg)

@@ -203,10 +203,13 @@ def check_payload(spec: Spec, payload: Payload, where: str) -> None:
 
 
 def stage_presets(stage_class: type) -> dict[str, StageConfig]:
-    """The PRESETS table in the `presets` module beside a stage class (stages/<type>/presets.py). A preset may be
-    the config of another stage type of the same family (temporal_sr's "blend" is a temporal_blend stage)."""
+    """The stage class's `presets` table, else the PRESETS table in the `presets` module beside it
+    (stages/<type>/presets.py). A preset may be the config of another stage type of the same family (temporal_sr's
+    "blend" is a temporal_blend stage)."""
     from importlib import import_module
 
+    if getattr(stage_class, "presets", None) is not None:
+        return dict(stage_class.presets)
     package = stage_class.__module__.rsplit(".", 1)[0]
     try:
         return dict(import_module(f"{package}.presets").PRESETS)

@@ -18,9 +18,9 @@ import torch
 
 from cascade.data.shapes import ALL_COMBOS, HELD_OUT
 from cascade.data.shapes_dataset import frames_to_tensor
-from cascade.eval.features import clip_features, frechet_distance, load_feature_net
+from cascade.eval.suites.shapes.features import clip_features, frechet_distance, load_feature_net
 from cascade.eval.metrics import psnr
-from cascade.eval.probe import analyze_batch, score
+from cascade.eval.suites.shapes.probe import analyze_batch, score
 from cascade.eval.run import CANONICAL, clip_quality, real_clips
 from cascade.io_utils import atomic_write_text
 from cascade.pipeline import CascadePipeline

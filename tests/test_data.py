@@ -313,7 +313,7 @@ def test_image_folder(tmp_path, caplog):
 
 
 def test_data_config_shape_words_reach_the_dataset():
-    from cascade.stage_task import DataConfig, build_dataset
+    from cascade.training.data import DataConfig, build_dataset
     from cascade.types import VideoSpec
 
     spec = VideoSpec(frames=4, height=16, width=16, fps=4.0)

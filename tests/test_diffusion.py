@@ -24,10 +24,27 @@ from cascade.diffusion import (
     min_snr_weight,
     noise_augment,
     oscillating_scale,
-    sample,
     sample_aug_level,
 )
-from cascade.diffusion.guidance import oscillation_warmup
+from cascade.diffusion import sample as step_sampler
+from cascade.diffusion.guidance import (Conditioned, KnownFrames, ReconstructionGuided, Thresholded,
+                                        oscillation_warmup)
+from cascade.diffusion.sampling import network_device_dtype
+
+
+def sample(denoiser, shape, cond, *, uncond=None, sampler="dpmsolver++", steps=25, guidance=1.0, oscillating=False,
+           dynamic_thresholding=False, generator=None, x_init=None, known=None, known_mask=None,
+           reconstruction_guidance=0.0):
+    """The denoiser wrapped in guidance as a stage wraps it (DiffusionStage.guided_model), then stepped."""
+    model = Conditioned(denoiser, cond, uncond, scale=guidance, dtype=network_device_dtype(denoiser)[1],
+                        oscillate_after=oscillation_warmup(steps) if oscillating else None)
+    if reconstruction_guidance > 0:
+        model = ReconstructionGuided(model, denoiser, known, known_mask, reconstruction_guidance)
+    if dynamic_thresholding:
+        model = Thresholded(model)
+    if known is not None:
+        model = KnownFrames(model, denoiser, known, known_mask, generator)
+    return step_sampler(model, denoiser, shape, sampler=sampler, steps=steps, generator=generator, noise=x_init)
 
 SHAPE = (2, 3, 4, 4, 4)  # (B, C, F, H, W)
 PREDICTIONS = ["v", "epsilon", "sample"]
@@ -259,31 +276,6 @@ def test_batched_cfg_is_one_call_per_step_and_guides_x0():
     torch.testing.assert_close(out, 3.0 * a, atol=1e-3, rtol=0)  # x0 = uncond(0) + 3 * (a - 0)
 
 
-def test_composed_guidance_mixes_two_readings_in_one_call():
-    """Composable Diffusion over two readings of one prompt: x0 = u + g ((1-w)(c - u) + w (a - u)), all three
-    readings in one batched call per step; w = 0 is plain CFG on cond and never calls the alt reading."""
-    schedule = schedule_for("v")
-    a, b = (torch.rand(SHAPE, generator=gen(i)) * 0.5 for i in (1, 2))
-    drop = torch.ones(2, dtype=torch.bool)
-    for w in (0.0, 0.25, 1.0):
-        net = Oracle(schedule, "v")
-        out = sample(Denoiser(net, schedule, "v"), SHAPE, {"cond": a}, uncond={"cond": a, "text_drop": drop},
-                     alt={"cond": b}, alt_weight=w, sampler="ddim", steps=6, guidance=3.0, generator=gen())
-        assert all(c["sample"].shape[0] == (4 if w == 0 else 6) for c in net.calls)
-        expect = [False, False, True, True] if w == 0 else [False, False, False, False, True, True]
-        assert net.calls[0]["text_drop"].tolist() == expect  # cond, alt, then uncond
-        torch.testing.assert_close(out, 3.0 * ((1 - w) * a + w * b), atol=1e-3, rtol=0)  # uncond's x0 is 0
-    net = Oracle(schedule, "v")  # unguided: the readings alone, mixed
-    out = sample(Denoiser(net, schedule, "v"), SHAPE, {"cond": a}, alt={"cond": b}, alt_weight=0.5, sampler="ddim",
-                 steps=6, generator=gen())
-    assert all(c["sample"].shape[0] == 4 for c in net.calls)
-    torch.testing.assert_close(out, 0.5 * (a + b), atol=1e-3, rtol=0)
-    with pytest.raises(ValueError, match="alt_weight must lie in"):
-        sample(Denoiser(net, schedule, "v"), SHAPE, {"cond": a}, alt={"cond": b}, alt_weight=1.5)
-    with pytest.raises(ValueError, match="needs `alt`"):
-        sample(Denoiser(net, schedule, "v"), SHAPE, {"cond": a}, alt_weight=0.5)
-
-
 def test_oscillating_guidance_skips_uncond_on_low_steps():
     schedule = schedule_for("v")
     net = Oracle(schedule, "v")
@@ -435,12 +427,12 @@ def test_frame_jitter_is_per_frame_smooth_and_seeded():
 
 # -- integration with the stage runtime -------------------------------------------------------------
 def test_rewrapped_denoiser_and_bf16_network():
-    from cascade.diffusion_stage import _rewrap  # how training swaps in the EMA / DDP copy of the network
+    from cascade.diffusion_stage import rewrap  # how training swaps in the EMA / DDP copy of the network
 
     schedule = schedule_for("v")
     d = Denoiser(Oracle(schedule, "v", torch.zeros(SHAPE)), schedule, "v")
     other = Oracle(schedule, "v", torch.full(SHAPE, 0.5))
-    r = _rewrap(d, other)
+    r = rewrap(d, other)
     assert r.network is other and d.network is not other and r.schedule is schedule
     torch.testing.assert_close(sample(r, SHAPE, {}, steps=4, generator=gen()), torch.full(SHAPE, 0.5),
                                atol=1e-3, rtol=0)

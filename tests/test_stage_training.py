@@ -103,7 +103,7 @@ def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):
     from safetensors.torch import load_file
 
     from cascade.errors import CascadeError
-    from cascade.stage_task import build_task
+    from cascade.training.build import build_task
     from cascade.training import apply_overrides, load_config
 
     cfg = load_config("configs/base_video/tiny.yaml")
@@ -177,7 +177,7 @@ def test_caption_embeddings_do_not_depend_on_their_batch_mates():
     last bits (seen from step 37 of a run resumed at 10)."""
     import torch
 
-    from cascade.stage_task import build_task
+    from cascade.training.build import build_task
     from cascade.training import load_config
 
     cfg = load_config("configs/base_video/tiny.yaml")
@@ -194,7 +194,7 @@ def test_training_encodes_captions_as_the_stage_declares():
     text_encoder:default feeds it the same expanded prompts at render time."""
     import torch
 
-    from cascade.stage_task import build_task
+    from cascade.training.build import build_task
     from cascade.training import load_config
     from stages.text_encoder.presets import PRESETS
     from stages.text_encoder.stage import TextEncoderStage
@@ -206,49 +206,3 @@ def test_training_encodes_captions_as_the_stage_declares():
     captions = ["a red wedge moving up", "a blue square going left"]
     ours, shipped = task.encode(captions).tokens, TextEncoderStage(PRESETS["default"]).encode(captions).tokens
     assert torch.allclose(ours, shipped, atol=1e-5)  # (a batch moves MiniLM's output ~1e-6; a gloss moves it ~1)
-
-
-def test_unknown_names_replace_glossed_names_and_keep_their_glosses():
-    """data.unknown_names: a fixed fraction of training captions is read with each glossed name replaced by a
-    made-up word, so the base stage learns to draw what a gloss describes when the name before it is new, as the
-    held-out names are. Deterministic per caption; previews and plain-fraction runs are untouched."""
-    import re
-
-    import torch
-
-    from cascade.data.shapes import HELD_OUT_SHAPE_WORDS
-    from cascade.errors import CascadeError
-    from cascade.stage_task import build_task
-    from cascade.training import load_config
-
-    cfg = load_config("configs/base_video/tiny.yaml")
-    cfg.model["text"] = {"length": 32, "dim": 384, "lexicon": "wordnet-shapes"}
-    cfg.data["unknown_names"] = 1.0
-    _, task = build_task(cfg)
-    read = task.reads("a red cube moving left")
-    word = read.split()[2]
-    assert read == f"a red {word} moving left ({word}: a hexahedron with six equal squares as faces)"
-    assert re.fullmatch(r"([bdfgklmnprstvz][aeiou]){2,3}", word) and word not in task.text_encoder.lexicon.entries
-    assert task.reads("a red cube moving left") == read  # the same every time (and in every process: a hash)
-    assert task.reads("a red brick moving left") is None  # no gloss to keep: the name stays
-    made_up = {task.reads(f"a {c} cube moving {m}").split()[2] for c in ("red", "blue", "green") for m in ("up", "down")}
-    assert len(made_up) == 6  # a word per caption, so no made-up word stands for one shape
-    assert not made_up & {w for ws in HELD_OUT_SHAPE_WORDS.values() for w in ws}
-    emb = task.encode_captions(["a red cube moving left", "a red brick moving left"])
-    enc = task.text_encoder
-    assert torch.equal(emb.tokens[0], enc.encode([read], expanded=True).tokens[0])
-    assert torch.equal(emb.tokens[1], enc.encode(["a red brick moving left"]).tokens[0])
-    assert not torch.allclose(emb.tokens[0], enc.encode(["a red cube moving left"]).tokens[0], atol=1e-2)
-
-    cfg.data["unknown_names"] = 0.3  # a fixed share of the training captions
-    _, task = build_task(cfg)
-    picked = [task.reads(f"a red cube moving left, take {i}") is not None for i in range(400)]
-    assert 0.24 < sum(picked) / 400 < 0.36
-    cfg.data["unknown_names"] = 0.0
-    _, task = build_task(cfg)
-    assert task.reads("a red cube moving left") is None
-
-    cfg.model["text"] = {"length": 32, "dim": 384}  # no lexicon: no gloss to keep
-    cfg.data["unknown_names"] = 0.3
-    with pytest.raises(CascadeError, match="data.unknown_names 0.3 needs a text encoder with a lexicon"):
-        build_task(cfg)

@@ -110,22 +110,6 @@ def test_lexicon_reaches_the_encoder_and_its_spec(caplog):
     assert torch.equal(plain.encode(same).tokens, lexed.encode(same).tokens)
 
 
-def test_a_glossed_prompt_carries_its_plain_reading():
-    """Rendering (the stage's __call__) reads a glossed prompt both ways: TextEmbedding.plain is the prompt as
-    given, exactly what the encoder makes of it unexpanded; without any gloss there is no second reading."""
-    lexed = TextEncoderStage(TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"))
-    prompts = ["a red wedge moving up", "a red car moving up"]
-    emb = lexed({"prompt": prompts})
-    assert emb.plain is not None and emb.plain.spec == emb.spec and emb.plain.plain is None
-    as_given = lexed.encode(prompts, expanded=True)
-    assert torch.equal(emb.plain.tokens, as_given.tokens) and torch.equal(emb.plain.mask, as_given.mask)
-    assert not torch.equal(emb.tokens[0], emb.plain.tokens[0])  # the wedge prompt: two readings
-    assert torch.equal(emb.tokens[1], emb.plain.tokens[1])  # the car prompt: one
-    assert lexed({"prompt": ["a red car moving up"]}).plain is None
-    assert lexed.encode(prompts).plain is None  # training reads the glossed captions only
-    assert TextEncoderStage(TextEncoderConfig(max_length=32))({"prompt": prompts}).plain is None
-
-
 def test_lexicon_glosses_never_trigger_the_long_prompt_warning(caplog):
     enc = TextEncoderStage(TextEncoderConfig(max_length=10, lexicon="wordnet-shapes"))
     with caplog.at_level(logging.WARNING):
@@ -153,14 +137,3 @@ def test_lexicon_errors(tmp_path):
     good = tmp_path / "mine.json"
     good.write_text('{"gizmo": "a small triangle"}')
     assert load_lexicon(str(good)).expand("a gizmo") == "a gizmo (gizmo: a small triangle)"
-
-
-def test_an_expanded_prompt_is_encoded_as_given():
-    """encode(expanded=True) reads the text as it stands (the training task's made-up names use it); it shares no
-    cache entry with the same string read as a prompt, which the lexicon would expand again."""
-    enc = TextEncoderStage(TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"))
-    prompt = "a red wedge moving up"
-    read = enc.expand([prompt])[0]
-    assert torch.equal(enc.encode([read], expanded=True).tokens, enc.encode([prompt]).tokens)
-    again = enc.encode([read]).tokens  # as a prompt: the lexicon appends its glosses once more
-    assert not torch.allclose(again, enc.encode([read], expanded=True).tokens, atol=1e-2)

@@ -54,8 +54,8 @@ def make_sampler(name: str, denoiser: Denoiser):
 
 def sample(model: Model, denoiser: Denoiser, shape: tuple[int, ...], *, sampler: str = "dpmsolver++",
            steps: int = 25, generator: torch.Generator | None = None, progress: bool = False,
-           device: torch.device | str | None = None) -> torch.Tensor:
-    """Draw x0 (B, C, F, H, W), float32: start from unit noise drawn from `generator`, step `sampler` `steps` times
+           device: torch.device | str | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw x0 (B, C, F, H, W), float32: start from unit noise (`noise`, else drawn from `generator`), step `sampler` `steps` times
     with the x0 that `model` (a denoiser wrapped in guidance) predicts. `denoiser` converts x0 to the scheduler's
     parametrisation."""
     if steps < 1:
@@ -67,7 +67,9 @@ def sample(model: Model, denoiser: Denoiser, shape: tuple[int, ...], *, sampler:
     # 1. scheduler and initial noise
     scheduler = make_sampler(sampler, denoiser)
     scheduler.set_timesteps(steps, device=device)
-    x = torch.randn(shape, generator=generator, device=gen_device).to(device, torch.float32)
+    if noise is None:
+        noise = torch.randn(shape, generator=generator, device=gen_device)
+    x = noise.to(device, torch.float32)
     x = x * scheduler.init_noise_sigma  # (B, C, F, H, W) in scheduler space
     log.debug("sampling %s with %s, %d steps", tuple(shape), sampler, steps)
 
