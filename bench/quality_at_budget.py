@@ -54,13 +54,13 @@ def peer_stage(cfg, unet, null):
 
 def train(label: str, stage, text, dataset, train_cfg, args) -> dict:
     """Train stage.network for args.minutes of step time; EMA weights are copied in at the end."""
-    from cascade.stage_task import StageTrainTask
+    from cascade.training.diffusion_task import DiffusionTrainTask
     from cascade.training import EMA
     from cascade.training.batches import BatchOrder, BatchSource, loss_generator
     from cascade.training.optim import build_optimizer, lr_at, set_lr
 
     device = args.device
-    task = StageTrainTask(stage, train_cfg.data, text_encoder=text)
+    task = DiffusionTrainTask(stage, train_cfg.data, {"text": text})
     model = stage.network.to(device).train()
     stage.device = torch.device(device)
     opt = build_optimizer(model, train_cfg.optim)
@@ -146,7 +146,7 @@ def main() -> None:
     from diffusers.models import UNet3DConditionModel
 
     from cascade.stage import make_stage_config
-    from cascade.stage_task import DataConfig, build_dataset
+    from cascade.training.data import DataConfig, build_dataset
     from cascade.training import load_config
     from stages.base_video.stage import BaseVideoStage
     from stages.text_encoder.config import TextEncoderConfig

@@ -91,7 +91,7 @@ def main() -> None:
                 runs.append({**pipe.last_timings, "__total__": total})
         stages = list(pipe.graph.order)
         steps = {n: getattr(getattr(st.config, "sampling", None), "steps", None) for n, st in pipe.stages.items()}
-        modes = {n: getattr(st.config, "mode", "learned" if st.network is not None else "-")
+        modes = {n: "learned" if st.network is not None and st.config.has_weights else "-"
                  for n, st in pipe.stages.items()}
         rows = [{"step": n, "what": f"{pipe.stages[n].config.type}"
                  + (f", {args.steps or steps[n]} sampling steps" if steps[n] and modes[n] == "learned" else ""),

@@ -1,5 +1,5 @@
 """Training throughput of each learned stage preset: samples/s, model FLOP utilisation and peak memory with the
-stage's real training loss (StageTrainTask.loss), beside a diffusers UNet3DConditionModel base of matching
+stage's real training loss (DiffusionTrainTask.loss), beside a diffusers UNet3DConditionModel base of matching
 parameter count trained with the same v-prediction loss on the base stage's clips.
 
     python bench/train_throughput.py [--quick] [--device cpu|cuda] [--batch 16] [--peak-tflops 989]
@@ -114,7 +114,7 @@ def main() -> None:
 
     from cascade.registry import get_stage_class
     from cascade.stage import make_stage_config
-    from cascade.stage_task import StageTrainTask
+    from cascade.training.diffusion_task import DiffusionTrainTask
 
     info = common.machine(args.device)
     peak, peak_source = common.peak_tflops(args.peak_tflops, args.device, quick=args.quick)
@@ -131,7 +131,7 @@ def main() -> None:
 
         def build(cls=cls, cfg=cfg, train_cfg=train_cfg, text=text):
             stage = cls(cfg)
-            return stage.network, StageTrainTask(stage, train_cfg.data, text_encoder=text)
+            return stage.network, DiffusionTrainTask(stage, train_cfg.data, {"text": text})
 
         if not rows:  # discarded: the process's one-time costs (thread pools, kernel caches, allocator)
             measure(name, args.preset, build, train_cfg, batch, args, peak)
@@ -139,7 +139,7 @@ def main() -> None:
         print(f"  {name}: {rows[-1]['samples_per_s']:.2f} samples/s", file=sys.stderr)
 
         if name == "base_video" and not args.no_peer:
-            task = StageTrainTask(cls(cfg), train_cfg.data, text_encoder=text)  # the base stage's loss, any network
+            task = DiffusionTrainTask(cls(cfg), train_cfg.data, {"text": text})  # the base stage's loss, any network
             null = text.encode([""]).tokens[0]  # (L, D): the diffusers-style unconditional prompt
             channels, count = match_unet3d(rows[-1]["params"], text_dim=cfg.text.dim)
             peer = {"block_out_channels": [channels, 2 * channels, 2 * channels], "layers_per_block": 1,
@@ -155,7 +155,7 @@ def main() -> None:
             ("batch", "batch"), ("step_ms", "step (ms)"), ("samples_per_s", "samples/s"),
             ("train_gflop_per_sample", "train GFLOP/sample"), ("achieved_tflops", "achieved TFLOP/s"),
             ("mfu_pct", "MFU %"), ("peak_mib", f"peak MiB ({mem_note})")]
-    body = (f"Real training loss (StageTrainTask.loss: conditioning from ground truth, text dropout, min-SNR as in "
+    body = (f"Real training loss (DiffusionTrainTask.loss: conditioning from ground truth, text dropout, min-SNR as in "
             f"{', '.join(sorted(set(sources.values())))}), AdamW + grad clip, {precision}, random clips in [-1, 1], "
             f"median of {args.steps} steps after {args.warmup} warm-up (and one discarded run of the first model). "
             f"MFU = FlopCounterMode FLOPs of one step (forward + backward) / step time / {peak:.3g} TFLOP/s "

@@ -164,7 +164,7 @@ class BaseStage:
         if dtype is not None:
             self.dtype = dtype
         if self.network is not None:
-            # nn.Module.to: diffusers' ModelMixin.to warns about fp32-kept modules on every dtype cast (we have none)
+            # nn.Module.to: diffusers' ModelMixin.to warns about fp32-kept modules on every dtype cast (stage networks keep none)
             torch.nn.Module.to(self.network, device=self.device, dtype=self.dtype)
         return self
 

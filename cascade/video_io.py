@@ -40,7 +40,7 @@ def _is_frames_dir(path: Path) -> bool:
 
 
 def _check_frames_dir_target(path: Path) -> None:
-    """Refuse to replace a directory that holds anything but our own frame_NNNN.png files."""
+    """Refuse to replace a directory that holds anything but frame_NNNN.png files written by cascade."""
     if path.is_dir():
         foreign = [p.name for p in path.iterdir() if not FRAME_NAME.fullmatch(p.name)]
         if foreign:

@@ -48,7 +48,7 @@ real_b = real_clips(targets, final, seed=13)
 f_real = clip_features(net, real)
 spec = stage.output_spec
 truth = real_clips([HELD_OUT[i % len(HELD_OUT)] for i in range(24)], spec, seed=22)
-truth_low = Video(tensor=stage.input_from_truth(truth).clamp(-1, 1), spec=stage.input_spec["video"])
+truth_low = Video(tensor=stage.degrade(truth).clamp(-1, 1), spec=stage.input_spec["video"])
 rows = {"real": {**clip_quality(real), "fsd": frechet_distance(clip_features(net, real_b), f_real)}}
 default = stage.config
 for level in args.levels:
@@ -66,7 +66,7 @@ for level in args.levels:
 stage.config = default
 rows["note"] = {"weights": str(args.weights), "stage": name, "clips_per_level": len(targets),
                 "default": default.sample_aug_level,
-                "baseline_psnr_real": psnr(stage.estimate_from_inputs({"video": truth_low}).clamp(-1, 1), truth)}
+                "baseline_psnr_real": psnr(stage.baseline(truth_low.tensor).clamp(-1, 1), truth)}
 args.out.parent.mkdir(parents=True, exist_ok=True)
 atomic_write_text(args.out, json.dumps(rows, indent=2, default=float))
 print(json.dumps(rows["real"]), json.dumps(rows["note"]))

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from cascade.eval.suites.shapes.features import ASSET, frechet_distance
-from cascade.eval.run import contact_sheet, shapes_cases
+from cascade.eval.run import contact_sheet
+from cascade.eval.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +34,7 @@ def tiny_report(tmp_path_factory):
 def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
     from cascade.data.shapes import ALL_COMBOS, HELD_OUT, TRAIN_TEMPLATES
 
-    cases = shapes_cases(seeds=2)
+    cases = get_suite("shapes").cases(seeds=2)
     assert len(cases) == 72 * 4
     seen = [c for c in cases if c["template"] == "seen"]
     unseen = [c for c in cases if c["template"] == "unseen"]
@@ -72,7 +73,8 @@ def test_report_json_html_videos_and_sheets(tiny_report):
     assert lo <= fsd["real_vs_real"] <= hi and lo < hi and fsd["real_vs_real_std"] > 0
     ps = saved["per_stage"]
     # the baselines are computed on real clips: blend and bicubic are close to the truth, never perfect
-    assert 20 < ps["temporal_sr"]["blend_psnr"] < 99 and 15 < ps["spatial_sr"]["bicubic_psnr"] < 99
+    rows = ps["stages"]
+    assert 20 < rows["temporal_sr"]["baseline_psnr"] < 99 and 15 < rows["spatial_sr"]["baseline_psnr"] < 99
     page = (out / "index.html").read_text()
     assert page.count("<video") == 3 * 3  # three shown prompts x three video stages
     for item in saved["shown"]:
@@ -161,7 +163,7 @@ def test_per_stage_metrics_use_the_evaluated_sampling_settings(tmp_path, monkeyp
     runs, which sampled with each stage's defaults and so reported the defaults' numbers."""
     from test_stages import tiny_cascade
 
-    from cascade.eval.run import _per_stage
+    from cascade.eval.run import per_stage_metrics
     from cascade.pipeline import CascadePipeline
 
     pipe = CascadePipeline.from_pretrained(tiny_cascade(tmp_path))
@@ -176,7 +178,7 @@ def test_per_stage_metrics_use_the_evaluated_sampling_settings(tmp_path, monkeyp
 
         monkeypatch.setattr(cls, "__call__", spy)
     tsr, ssr = pipe.stage_of_type("temporal_sr"), pipe.stage_of_type("spatial_sr")
-    _per_stage(pipe, 2, False, steps={tsr: 3, ssr: 4}, guidance=1.5)
+    per_stage_metrics(pipe, get_suite("shapes"), 2, steps={tsr: 3, ssr: 4}, guidance=1.5)
     assert seen == [("temporal_sr", 3, 1.5), ("spatial_sr", 4, 1.5)]
 
 

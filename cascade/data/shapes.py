@@ -40,12 +40,11 @@ _SHAPE_SYN2 = {"circle": "disc", "square": "block", "triangle": "pyramid"}
 HELD_OUT_SHAPE_WORDS: dict[str, tuple[str, ...]] = {s: (_SHAPE_SYN[s], _SHAPE_SYN2[s]) for s in _SHAPE_SYN}
 
 # Names a training caption may give each shape: the canonical word half the time, else one of the others. A
-# base model that only ever reads "circle" maps any other word to one fixed shape (the 1750-step model drew a
-# square for ball, wedge and pyramid alike); several names per shape make it read the text encoder's sense of
-# the word instead. Disjoint from the held-out synonyms above, which stay wordings never seen in training, and
-# no name shares its lexicon gloss with one of them (WordNet glosses orb, globe and ball alike, and disk, saucer
-# and disc, cuneus and wedge). Session 11 added WordNet noun.shape names of figures and solids drawn face-on as
-# the shape (bead, pellet; cuboid, quadrate, tetragon, hexahedron; trigon, taper, tetrahedron) and dropped orb.
+# base model that only ever reads "circle" maps any other word to one fixed shape; several names per shape make it
+# read the text encoder's sense of the word instead. They include WordNet noun.shape names of figures and solids
+# drawn face-on as the shape. Disjoint from the held-out synonyms above, which stay wordings never seen in
+# training, and no name shares its lexicon gloss with one of them (WordNet glosses orb, globe and ball alike, and
+# disk, saucer and disc, cuneus and wedge). Why each name is here: docs/experiments.md.
 SHAPE_WORDS: dict[str, tuple[str, ...]] = {
     "circle": ("circle", "dot", "sphere", "coin", "round shape", "circular shape", "bead", "pellet"),
     "square": ("square", "cube", "tile", "crate", "square shape", "brick", "cuboid", "quadrate", "tetragon",

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-OSCILLATION_WARMUP = 0.1  # fraction of steps held at the high weight before oscillating (our choice; unstated in the paper)
+OSCILLATION_WARMUP = 0.1  # fraction of steps held at the high weight before oscillating (the paper does not state one)
 
 
 def cfg(cond_out: torch.Tensor, uncond_out: torch.Tensor, scale: float) -> torch.Tensor:

@@ -9,7 +9,7 @@ from diffusers import DDPMScheduler
 
 Prediction = Literal["v", "epsilon", "sample"]
 
-# our parametrisation names -> diffusers `prediction_type`
+# cascade's parametrisation names -> diffusers `prediction_type`
 PREDICTION_TYPES: dict[str, str] = {"v": "v_prediction", "epsilon": "epsilon", "sample": "sample"}
 BETA_SCHEDULES: dict[str, str] = {"cosine": "squaredcos_cap_v2", "linear": "linear"}
 

@@ -1,7 +1,7 @@
 """Prompt expansion with a lexicon: every lexicon word in a prompt is followed by its gloss before encoding.
 
 A small frozen sentence encoder places common words well and rare ones badly: MiniLM puts "wedge" nearer "square"
-than "triangle", so no base stage trained on our captions can draw a wedge from its text alone. A lexicon supplies
+than "triangle", so no base stage trained on captions that never name it can draw a wedge from its text alone. A lexicon supplies
 what the encoder lacks, in words it does know: "a red wedge moving up" is encoded as
 "a red wedge moving up (wedge: any shape that is triangular in cross section)". Training captions are expanded the
 same way, so the base stage learns to read the glosses (the lexicon is part of the text spec the graph checks).

@@ -7,6 +7,6 @@ PRESETS = {
     # the shipped cascade: prompts expanded with WordNet's shape glosses (stages/text_encoder/lexicon.py), 32 tokens
     # so a gloss fits after a prompt
     "default": TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"),
-    "plain": TextEncoderConfig(),  # prompts as given, 16 tokens (the cascade shipped before the lexicon)
+    "plain": TextEncoderConfig(),  # prompts as given, 16 tokens
     "large": TextEncoderConfig(max_length=32),
 }
