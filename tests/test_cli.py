@@ -48,7 +48,7 @@ def test_version():
 def test_info_prints_graph(fake_weights):
     r = run("info", fake_weights)
     assert r.exit_code == 0, r.output
-    for stage in ("text", "base", "tsr", "ssr", "temporal_sr", "spatial_sr"):
+    for stage in ("text", "base", "tsr", "ssr", "temporal_blend", "spatial_bicubic"):
         assert stage in r.output
     assert "output: ssr" in r.output
 

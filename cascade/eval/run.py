@@ -342,7 +342,7 @@ def render_html(report: dict) -> str:
                        for n, src in it["videos"].items())
         got = ", ".join(f"{a}: {it['final'][a]}" for a in attrs)
         what = (f"{it['split']} combo, {it['template']} wording" if it["split"] is not None
-                else "not a prompt the probe can score")
+                else f"not a {'-'.join(attrs)} prompt the probe can score")
         parts.append(f"<div class='case'><b>{e(it['prompt'])}</b><br><small>{e(what)}; probe: {e(got)}</small><br>"
                      f"{vids}<br>"
                      f"<img src='{e(it['sheet'])}' alt='contact sheet'></div>")
