@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -75,6 +76,10 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format], *, as_dir
     stem and the container of its suffix."""
     from cascade.video_io import check_writable
 
+    if out.is_symlink():  # write the file the link points to; the link stays a link
+        out = out.resolve()
+    if out.exists() and not (out.is_file() or out.is_dir()):
+        raise CascadeError(f"{out} is a device or special file, not a regular file; give a file name such as out.mp4")
     suffix = out.suffix.lower()
     if fmt is not None and suffix in (".mp4", ".gif") and suffix != f".{fmt.value}":
         raise CascadeError(f"--format {fmt.value} disagrees with -o {out}; drop one of them")
@@ -121,17 +126,28 @@ def render(
     """Render prompts to video with a cascade (text encoder -> base -> temporal SR -> spatial SR)."""
     _setup_logging(verbose, quiet)
     try:
-        from cascade.pipeline import CascadePipeline, check_prompts, check_sampling_args, resolve_device, resolve_dtype
+        from cascade.pipeline import (CascadePipeline, check_prompts, check_sampling_args, check_seed, resolve_device,
+                                      resolve_dtype)
+        from cascade.vocabulary import PromptVocabularyWarning
 
         prompts = check_prompts(prompts)
         check_sampling_args(steps, guidance)
+        check_seed(seed)
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         paths = plan_outputs(prompts, Path(out), fmt, as_dir=out.endswith(("/", os.sep)))  # before any compute
         t0 = time.perf_counter()
         pipe = CascadePipeline.from_pretrained(weights or default_weights(), device=dev, dtype=dt)
         t_load = time.perf_counter() - t0
-        video = pipe(prompts, seed=seed, steps=steps, guidance=guidance, progress=not quiet)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PromptVocabularyWarning)
+            video = pipe(prompts, seed=seed, steps=steps, guidance=guidance, progress=not quiet)
+        for w in caught:  # one line each, before the files are written
+            if issubclass(w.category, PromptVocabularyWarning) and not quiet:
+                console.print(Text.assemble(("warning:", "bold yellow"), " ", str(w.message)), highlight=False,
+                              soft_wrap=True)
+            elif not issubclass(w.category, PromptVocabularyWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         for i, path in enumerate(paths):
             video.save(path, index=i)
     except CascadeError as e:
@@ -194,6 +210,9 @@ def data_shapes(
         from cascade.data import write_shapes_dataset
         from cascade.io_utils import check_writable_path
 
+        from cascade.pipeline import check_seed
+
+        check_seed(seed)
         check_writable_path(out)
         if out.exists() and any(out.iterdir()):
             raise CascadeError(f"{out} exists and is not empty; pass a new --out directory")
@@ -255,6 +274,7 @@ def train(
             resolve_device(device)
         _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}",
                              preview_metrics=_preview_metrics(cfg))
+        created = not out.exists()
         kwargs = {"cpu": True} if device == "cpu" else {}
         trainer, finished = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet), False
         try:
@@ -271,6 +291,8 @@ def train(
             raise typer.Exit(130) from None
         finally:
             trainer.end(synchronize=finished)
+            if not finished and created and not other_rank:
+                _remove_if_empty(out)  # a run that failed before writing anything leaves no folder behind
     except CascadeError as e:
         _fail(str(e))
     if not quiet:
@@ -369,6 +391,16 @@ def eval_(
     elif report.get("cases"):
         out_console.print("fidelity: none of the prompts is one the probe reads (colour, shape, motion)")
     out_console.print(f"report: {out / 'index.html'}")
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a folder this command made if it holds nothing a user would keep (lock files, empty folders)."""
+    import shutil
+
+    from cascade.training.lock import LOCK_FILE, OWNER_FILE
+
+    if folder.is_dir() and all(p.name in (LOCK_FILE, OWNER_FILE) or p.is_dir() for p in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _preview_metrics(cfg):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -21,6 +22,30 @@ def _umask() -> int:
     return mask
 
 
+def disk_full(e: BaseException) -> bool:
+    """Whether a write failed because the device is full (OSError ENOSPC, or safetensors' own error for it)."""
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(e)
+    return type(e).__name__ == "SafetensorError" and ("os error 28" in text or "No space left" in text)
+
+
+def write_failed(e: BaseException, path: Path, what: str = "") -> CascadeError:
+    """One sentence for a write of `path` that failed (a full disk, a device that takes no data): what, how much room
+    is left, and that nothing was replaced."""
+    free = shutil.disk_usage(_existing_parent(path)).free if _existing_parent(path) else 0
+    reason = (f"no space left on the device ({free / 2**20:.1f} MB free)" if disk_full(e)
+              else (getattr(e, "strerror", None) or str(e)))
+    return CascadeError(f"writing {what or path} failed: {reason}; nothing was replaced ({path} is as it was)")
+
+
+def _existing_parent(path: Path) -> Path | None:
+    p = Path(path).parent
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p if p.exists() else None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else remove it."""
@@ -30,10 +55,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        if tmp.exists():  # mkstemp makes 0600 files; give the result the usual umask-based mode
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+        except CascadeError:
+            raise
+        except Exception as e:
+            if isinstance(e, OSError) or type(e).__name__ == "SafetensorError":
+                raise write_failed(e, path) from None
+            raise
+        try:
+            if tmp.exists():  # mkstemp makes 0600 files; give the result the usual umask-based mode
+                os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as e:
+            raise write_failed(e, path) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -71,7 +106,14 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        yield tmp
+        try:
+            yield tmp
+        except CascadeError:
+            raise
+        except Exception as e:
+            if disk_full(e):
+                raise write_failed(e, path) from None
+            raise
         if path.is_dir():
             foreign = foreign_entries(path, lambda rel: (tmp / rel).exists() or ours(rel.name))
             if foreign:
@@ -90,10 +132,15 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
                 finally:
                     os.close(fd)
         old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old.{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
+        try:
+            if path.exists():
+                old = path.with_name(f".{path.name}.old.{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
+        except OSError as e:
+            if old is not None and old.exists() and not path.exists():
+                os.rename(old, path)  # put the previous folder back
+            raise write_failed(e, path) from None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:

@@ -51,6 +51,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         return dtype
     if dtype not in DTYPES:
         raise CascadeError(f"unknown dtype '{dtype}'; use float32, bfloat16 or float16")
+    if device.type == "cpu" and DTYPES[dtype] != torch.float32:
+        log.warning("%s on a CPU is several times slower than float32 (CPUs lack fast half-precision kernels); "
+                    "use --dtype float32 there", dtype)
     return DTYPES[dtype]
 
 
@@ -133,6 +136,8 @@ class CascadePipeline:
         """
         prompts = check_prompts(prompt)
         check_sampling_args(steps, guidance)
+        check_seed(seed)
+        self.warn_unknown_words(prompts)
         if device is not None or dtype is not None:
             self.to(device, dtype)
         unknown = sorted(set(given or ()) - set(self.graph.order))
@@ -159,10 +164,41 @@ class CascadePipeline:
                 torch.cuda.synchronize()
             self.last_timings[name] = time.perf_counter() - t0
             check_payload(stage.output_spec, out, name)
+            check_finite(out, name, stage_setting(steps, name), stage_setting(guidance, name))
             outputs[name] = out
             if name == until:
                 break
         return outputs
+
+    def known_words(self) -> set[str] | None:
+        """The words of the training captions (cascade.json `vocabulary`) and of every stage's lexicon; None when
+        the cascade records no vocabulary."""
+        vocabulary = self.manifest.get("vocabulary")
+        if not vocabulary:
+            return None
+        known = set(vocabulary)
+        for st in self.stages.values():
+            known |= set(getattr(st, "known_words", lambda: ())())
+        return known
+
+    def unknown_words(self, prompt: str) -> list[str]:
+        """The prompt's content words these weights never saw in training (empty without a recorded vocabulary)."""
+        from cascade.vocabulary import unknown_words
+
+        known = self.known_words()
+        return [] if known is None else unknown_words(prompt, known)
+
+    def warn_unknown_words(self, prompts: list[str]) -> None:
+        import warnings
+
+        from cascade.vocabulary import PromptVocabularyWarning
+
+        for p in dict.fromkeys(prompts):
+            unknown = self.unknown_words(p)
+            if unknown:
+                warnings.warn(f"these weights never saw {', '.join(repr(w) for w in unknown)} in training; the "
+                              f"render may ignore {'it' if len(unknown) == 1 else 'them'} (prompt {p!r})",
+                              PromptVocabularyWarning, stacklevel=3)
 
     def video_stages(self) -> list[str]:
         """Names of the stages whose output is a video, in run order (what a contact sheet shows)."""
@@ -181,11 +217,41 @@ def stage_setting(value, name):
     return value.get(name) if isinstance(value, Mapping) else value
 
 
+MAX_PROMPTS = 256  # prompts in one call: every stage holds the whole batch in memory at once
+MAX_PROMPT_CHARS = 2000  # the text encoder reads 32 tokens; a longer prompt is a mistake (a file pasted in)
+MAX_STEPS = 1000  # sampling steps: the noise schedules have 1000 training timesteps
+MAX_GUIDANCE = 100.0  # classifier-free guidance weight; papers use 1-15
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a non-negative 64-bit integer
+
+
 def check_prompts(prompt: str | list[str]) -> list[str]:
+    """The prompts as a list; one sentence for an empty one, text that is not valid UTF-8 (invalid bytes reach
+    Python as lone surrogates), a NUL or control character, a prompt or a list too long."""
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
         raise CascadeError("the prompt is empty; pass some text, e.g. \"a red circle moving left\"")
+    if len(prompts) > MAX_PROMPTS:
+        raise CascadeError(f"{len(prompts)} prompts in one call; at most {MAX_PROMPTS} fit in memory together, so "
+                           f"split them into several calls")
+    for p in prompts:
+        bad = next((i for i, ch in enumerate(p) if "\udc80" <= ch <= "\udcff"), None)
+        if bad is not None:
+            raise CascadeError(f"the prompt {p[:bad]!r}... is not valid UTF-8 text (byte 0x{ord(p[bad]) - 0xdc00:02x} "
+                               f"at character {bad}); pass text in UTF-8")
+        ctrl = next((i for i, ch in enumerate(p) if ord(ch) < 32 and ch not in "\t\n\r" or ch == "\x7f"), None)
+        if ctrl is not None:
+            raise CascadeError(f"the prompt {p[:ctrl]!r}... holds a control character (code {ord(p[ctrl])}) at "
+                               f"character {ctrl}; remove it")
+        if len(p) > MAX_PROMPT_CHARS:
+            raise CascadeError(f"a prompt of {len(p)} characters is longer than the {MAX_PROMPT_CHARS} allowed; the "
+                               f"text encoder reads only its first 32 tokens")
     return prompts
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise CascadeError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
 
 
 def check_sampling_args(steps, guidance) -> None:
@@ -194,10 +260,21 @@ def check_sampling_args(steps, guidance) -> None:
         for x in values:
             if x is None:
                 continue
-            if what == "steps" and not (math.isfinite(x) and x == int(x) and x >= 1):
-                raise CascadeError(f"steps must be a whole number of at least 1, got {x}")
-            if what == "guidance" and not (math.isfinite(x) and x >= 0):  # NaN passed `< 0` and gave black frames
-                raise CascadeError(f"guidance must be a finite number of at least 0, got {x}")
+            if what == "steps" and not (math.isfinite(x) and x == int(x) and 1 <= x <= MAX_STEPS):
+                raise CascadeError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {x}")
+            if what == "guidance" and not (math.isfinite(x) and 0 <= x <= MAX_GUIDANCE):  # NaN passed `< 0`
+                raise CascadeError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {x}")
+
+
+def check_finite(payload, name: str, steps, guidance) -> None:
+    """A stage output with NaN or inf stops the render with one sentence naming the stage and its settings."""
+    tensors = [payload.tensor] if isinstance(payload, Video) else \
+        [payload.tokens, payload.pooled] if hasattr(payload, "tokens") else []
+    if all(bool(torch.isfinite(t).all()) for t in tensors):
+        return
+    settings = ", ".join(f"{k} {v}" for k, v in (("steps", steps), ("guidance", guidance)) if v is not None)
+    raise CascadeError(f"stage {name} produced non-finite values (NaN or inf){f' with {settings}' if settings else ''}; "
+                       f"nothing was written: lower --guidance or use the stage's default settings")
 
 
 RESTORE = "restore it (git checkout weights/ for the shipped cascade) or assemble the cascade again"

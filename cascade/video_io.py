@@ -53,6 +53,8 @@ def _check_frames_dir_target(path: Path) -> None:
 def check_writable(path: str | Path) -> None:
     """Raise one sentence if `path` cannot be written as a video, before any compute is spent; leaves nothing."""
     path = Path(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise CascadeError(f"{path} is a device or special file, not a regular file; give a file name such as out.mp4")
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES and path.is_dir():
         raise CascadeError(f"{path} is an existing directory; give a file name such as {path / 'out.mp4'}")

@@ -18,6 +18,6 @@ shipped = CascadePipeline.from_pretrained(weights)
 stages = {name: shipped.stages[name] for name in shipped.graph.order}  # text_encoder, base_video, temporal_sr, spatial_sr
 stages["temporal_sr_2"] = fitted_preset("temporal_sr_2", "blend", stages["spatial_sr"].output_spec)
 stages["spatial_sr_2"] = fitted_preset("spatial_sr_2", "bicubic", stages["temporal_sr_2"].output_spec)
-extra = {k: v for k, v in shipped.manifest.items() if k in ("data", "held_out", "training")}
+extra = {k: v for k, v in shipped.manifest.items() if k in ("data", "held_out", "training", "vocabulary")}
 assemble_stages(out, stages, manifest=extra)
 print(f"wrote {out}: {' -> '.join(stages)}; output {stages['spatial_sr_2'].output_spec.describe()}")

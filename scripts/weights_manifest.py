@@ -8,7 +8,9 @@ from pathlib import Path
 
 import torch
 
-from cascade.data.shapes import HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, SHAPE_WORDS, TRAIN_TEMPLATES
+from cascade.data.shapes import (HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, SHAPE_WORDS, TRAIN_TEMPLATES,
+                                 training_captions)
+from cascade.vocabulary import caption_vocabulary
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
 training = {}
@@ -39,4 +41,5 @@ print(json.dumps({
                  "shape_words": {s: list(w) for s, w in HELD_OUT_SHAPE_WORDS.items()},
                  "train_templates": TRAIN_TEMPLATES, "train_shape_words": {s: list(w) for s, w in SHAPE_WORDS.items()}},
     "training": training,
+    "vocabulary": caption_vocabulary(training_captions()),
 }, indent=2))

@@ -77,6 +77,11 @@ REFERENCE_SECONDS = 2.0  # 16 frames at 8 fps == 8 frames at 4 fps
 SUPERSAMPLE = 4
 
 
+def training_captions() -> list[str]:
+    """Every caption the shapes training data can show (training combinations, templates and shape names)."""
+    return [caption(c, s, m, t, w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES for w in SHAPE_WORDS[s]]
+
+
 def caption(colour: str, shape: str, motion: str, template: str, shape_word: str | None = None) -> str:
     """Fill a caption template, e.g. caption("red", "circle", "up", "a {colour} {shape} moves {direction}");
     `shape_word` names the shape in {shape} (default: the shape itself)."""

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,25 @@ def read_prompts_file(path: Path) -> list[str]:
     """The prompts of a file, one per line (blank lines, # comments and repeats skipped)."""
     if not Path(path).is_file():
         raise CascadeError(f"prompts file {path} does not exist")
-    lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
+    from cascade.pipeline import check_prompts
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = Path(path).read_bytes()[:e.start].count(b"\n") + 1
+        raise CascadeError(f"prompts file {path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} on line {line}); "
+                           f"save it as UTF-8") from None
+    lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     prompts = list(dict.fromkeys(lines))  # a repeated line would render the very same clip again
     if len(prompts) < len(lines):
         log.warning("prompts file %s repeats %d line(s); each prompt is evaluated once", path, len(lines) - len(prompts))
     if not prompts:
         raise CascadeError(f"prompts file {path} holds no prompts (one per line)")
-    return prompts
+    try:
+        return check_prompts(prompts) if len(prompts) <= 1 else [check_prompts(p)[0] for p in prompts]
+    except CascadeError as e:
+        raise CascadeError(f"prompts file {path}: {e}") from None
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -103,7 +115,8 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
         report["fsd"] = the_suite.frechet(finals, final_spec)
     report["per_stage"] = per_stage_metrics(pipe, the_suite, stage_clips, steps=steps, guidance=guidance)
     report["shown"] = _show(the_suite, rows, picked_frames, picks, pipe, out_dir)
-    keys = ("prompt", "target", "split", "template", "shape_word", "seed")
+    keys = ("prompt", "target", "split", "template", "shape_word", "seed", "unknown_words")
+    report["prompts_with_unknown_words"] = sum(bool(r["unknown_words"]) for r in rows)
     report["cases_detail"] = [{k: r[k] for k in keys if k in r}
                               | {"final": _short(the_suite, r["final"]), "base": _short(the_suite, r["base"])}
                               for r in rows]
@@ -145,6 +158,7 @@ def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from cascade.video_ops import frames_to_tensor
+    from cascade.vocabulary import PromptVocabularyWarning
 
     final = pipe.graph.output
     final_pixels = final in shown_stages
@@ -160,11 +174,14 @@ def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, 
         task = bar.add_task("eval", total=len(cases))
         for g, j, chunk in chunks:
             seed = 1000 * g + j
-            outs = pipe.run([c["prompt"] for c in chunk], seed=seed, steps=steps, guidance=guidance, progress=False)
+            with warnings.catch_warnings():  # the report lists each case's unknown words instead
+                warnings.simplefilter("ignore", PromptVocabularyWarning)
+                outs = pipe.run([c["prompt"] for c in chunk], seed=seed, steps=steps, guidance=guidance,
+                                progress=False)
             frames = {n: outs[n].frames.numpy() for n in shown_stages}  # (B, F, H, W, 3) uint8
             for i, c in enumerate(chunk):
                 k = len(rows)
-                rows.append({**c, "seed": seed,
+                rows.append({**c, "seed": seed, "unknown_words": pipe.unknown_words(c["prompt"]),
                              "final": suite.analyze(frames[final][i]) if final_pixels else None,
                              "base": suite.analyze(frames[base][i]) if base else None})
                 if final_pixels:

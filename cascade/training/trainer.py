@@ -20,6 +20,7 @@ from cascade.training.batches import BatchOrder, BatchSource, loss_generator, mi
 from cascade.training.checkpoint import (CHECKPOINTS, capture_rng, checkpoint_name, load_latest, remove_stale_temp,
                                          restore_rng, save_checkpoint)
 from cascade.training.config import TrainConfig
+from cascade.training.lock import RunLock
 from cascade.training.ema import EMA
 from cascade.training.metrics import MetricsLog, available_trackers, flat_hparams
 from cascade.training.optim import build_optimizer, lr_at, set_lr
@@ -42,6 +43,7 @@ class Trainer:
         self.task, self.config, self.run_dir, self.progress = task, config, Path(run_dir), progress
         self.accelerator = self._make_accelerator(dict(accelerator_kwargs or {}))
         self.metrics = MetricsLog(self.run_dir)
+        self._lock: RunLock | None = None
 
     def _make_accelerator(self, kwargs: dict):
         from accelerate import Accelerator
@@ -76,6 +78,8 @@ class Trainer:
         main, rank, world = acc.is_main_process, acc.process_index, acc.num_processes
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if main:
+            if self._lock is None:
+                self._lock = RunLock(self.run_dir).acquire()  # released by end()
             remove_stale_temp(self.run_dir)
         ckpt = load_latest(self.run_dir)
         if ckpt is not None and not resume:
@@ -153,9 +157,10 @@ class Trainer:
                     if nan_row >= cfg.max_nan_steps:
                         last = (f"the newest checkpoint written outside such a streak is {self._last_good}"
                                 if self._last_good else "no checkpoint was written outside such a streak")
+                        then = ("lower optim.lr and --resume" if self._last_good
+                                else "lower optim.lr and start again with a new --out")
                         raise CascadeError(f"training stopped: {nan_row} steps in a row with a non-finite loss or "
-                                           f"gradient, up to step {step}; {last}; lower optim.lr (and --resume) "
-                                           f"or check the data")
+                                           f"gradient, up to step {step}; {last}; {then}, or check the data")
                 else:
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -207,6 +212,9 @@ class Trainer:
         share (a barrier would wait for them until the collective timeout).
         """
         acc = self.accelerator
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if acc.num_processes > 1 and torch.distributed.is_initialized():
             if synchronize:
                 acc.wait_for_everyone()
@@ -250,8 +258,15 @@ class Trainer:
             state = {"nan_in_row": nan_row, "nan_total": nan_total, "wall": wall, "world_size": acc.num_processes,
                      "config": self.config.model_dump(mode="json"), "rng": rng,
                      "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
-            save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer, state=state,
-                            keep=2 if nan_row == 0 else 0)
+            try:
+                save_checkpoint(self.run_dir, step, model=raw, ema=ema, optimizer=optimizer.optimizer, state=state,
+                                keep=2 if nan_row == 0 else 0)
+            except CascadeError as e:  # a full disk: say what it needed and what survives
+                need = 3 * sum(p.numel() * p.element_size() for p in raw.parameters())  # weights, EMA, Adam moments
+                kept = (f"the last good checkpoint {self._last_good} is intact and --resume continues from it"
+                        if self._last_good else "no checkpoint was written before this one")
+                raise CascadeError(f"{str(e).rstrip('.')}; checkpoint {checkpoint_name(step)} needs about "
+                                   f"{need / 2**20:.1f} MB; {kept}") from None
         if nan_row == 0:  # every rank knows it, so every rank's stop message names the same checkpoint
             self._last_good = self.run_dir / CHECKPOINTS / checkpoint_name(step)
         acc.wait_for_everyone()

@@ -79,6 +79,10 @@ class TextEncoderStage(BaseStage):
         return TextEmbedding(tokens=tokens.to(self.device, self.dtype), mask=mask.to(self.device),
                              pooled=pooled.to(self.device, self.dtype), spec=self.output_spec)
 
+    def known_words(self) -> set[str]:
+        """The words of the lexicon's names: a prompt may name them though no training caption did."""
+        return {w for name in (self.lexicon.entries if self.lexicon else ()) for w in name.split()}
+
     def expand(self, prompts: list[str]) -> list[str]:
         """The prompts as the encoder reads them: with the lexicon's glosses after each (they follow the prompt, so a
         cut at max_length falls on the glosses before the prompt); unchanged without a lexicon."""
