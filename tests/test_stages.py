@@ -202,3 +202,22 @@ def test_residual_training_loss_targets_the_correction():
     plain = tiny(SpatialSRStage, prediction="sample")
     torch.testing.assert_close(plain.training_loss(None, video, None, torch.Generator().manual_seed(0),
                                                    min_snr_gamma=None), (video ** 2).flatten(1).mean(1))
+
+
+def test_reconstruction_guidance_is_reached_from_the_stage_config():
+    """sampling.reconstruction_guidance (VDM §3.1) on a temporal_sr that keeps its given frames: the new frames move,
+    the given ones stay exact."""
+    spec = tiny(TemporalSRStage).input_spec["video"]
+    low = Video(tensor=torch.rand(2, 3, spec.frames, spec.height, spec.width, generator=torch.Generator().manual_seed(0))
+                * 2 - 1, spec=spec)
+    outs = []
+    for w in (0.0, 2.0):
+        st = tiny(TemporalSRStage, sampling={"steps": 3, "guidance": 1.0, "reconstruction_guidance": w})
+        with torch.no_grad():  # off the zero-initialised output, so x0 depends on z_t
+            for p in st.network.parameters():
+                p.add_(0.05)
+        outs.append(st({"video": low}, generator=torch.Generator().manual_seed(1), progress=False).tensor)
+    plain, guided = outs
+    assert torch.allclose(guided[:, :, ::2], low.tensor, atol=1e-5) and torch.allclose(plain[:, :, ::2], low.tensor,
+                                                                                        atol=1e-5)
+    assert (guided[:, :, 1::2] - plain[:, :, 1::2]).abs().max() > 1e-4
