@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -51,3 +52,21 @@ def background_noise(x: torch.Tensor, *, tol: int = 60) -> float:
     err = (x - ref).abs()  # (B, 3, F, H, W)
     near = err.sum(1) < tol  # (B, F, H, W)
     return float(err.mean(1)[near].mean()) if near.any() else float("nan")
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(Ca + Cb - 2 (Ca Cb)^1/2) between Gaussian fits of two feature sets (N, D)."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"a Fréchet distance needs at least 2 samples a side, got {len(a)} and {len(b)}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # (Ca Cb)^1/2 through the symmetric form Ca^1/2 Cb Ca^1/2, whose eigenvalues are real and >= 0
+    w, v = np.linalg.eigh(ca)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = sqrt_a @ cb @ sqrt_a
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt)
+
+
+if __name__ == "__main__":  # python -m cascade.eval.suites.shapes.features: retrain the shipped asset
+    print(train_feature_net())
