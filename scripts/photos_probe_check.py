@@ -1,7 +1,7 @@
 """How often the photos probe reads the subject and camera motion of ground-truth clips right, per size (seconds).
 
 Renders N clips per (size, frames) setting, cycling through every subject x motion combo with random windows and
-speeds, runs cascade.eval.photo_probe.analyze_clip on each and prints accuracy, timings and the confusions.
+speeds, runs cascade.eval.suites.photos.probe.analyze_clip on each and prints accuracy, timings and the confusions.
 
     python scripts/photos_probe_check.py                        # 168 clips at each of 32/64/128 px, 8 and 16 frames
     python scripts/photos_probe_check.py --clips 840 --threads 1
@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cascade.data.photos import ALL_COMBOS, long_clip_windows, render_clip, render_windows  # noqa: E402
-from cascade.eval.photo_probe import analyze_clip, camera_motion, score  # noqa: E402
+from cascade.eval.suites.photos.probe import analyze_clip, camera_motion, score  # noqa: E402
 
 SETTINGS = [(32, 8, 4.0), (32, 16, 8.0), (64, 8, 4.0), (64, 16, 8.0), (128, 8, 4.0), (128, 16, 8.0)]
 SEED = 20240601  # the check's clips; a fixed seed keeps the table reproducible

@@ -13,7 +13,7 @@ from cascade.data.photos import (ALL_COMBOS, HELD_OUT, HELD_OUT_SUBJECT_WORDS, H
 from cascade.data.photos_dataset import PhotosDataset
 from cascade.data.photos_writer import write_photos_dataset
 from cascade.errors import CascadeError
-from cascade.eval.photo_probe import analyze_clip, score
+from cascade.eval.suites.photos.probe import analyze_clip, score
 from cascade.video_io import read_video
 
 PROBE_SETTINGS = [(32, 8, 4.0), (64, 16, 8.0), (128, 8, 4.0)]  # (size, frames, fps) the suite trains at

@@ -44,6 +44,14 @@ def _shapes(data, spec: VideoSpec, needs_text: bool):
                          varied_words=data.shape_words == "varied")
 
 
+@register_source("photos")
+def _photos(data, spec: VideoSpec, needs_text: bool):
+    from cascade.data.photos_dataset import PhotosDataset
+
+    return PhotosDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed,
+                         varied_words=data.shape_words == "varied")
+
+
 @register_source("folder")
 def _folder(data, spec: VideoSpec, needs_text: bool):
     from cascade.data.video_folder import VideoTextDataset

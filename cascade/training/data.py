@@ -20,7 +20,8 @@ class DataConfig(BaseModel):
 
     kind: str = "shapes"  # a registered data source (cascade.data.sources): shapes, folder, ...
     num_clips: int = Field(default=20000, gt=0)  # generated worlds: clips (a pure function of seed, index)
-    shape_words: Literal["varied", "canonical"] = "varied"  # shapes: names from SHAPE_WORDS, or the canonical one only
+    # generated worlds: several names per shape or subject (training names only), or the canonical one only
+    shape_words: Literal["varied", "canonical"] = "varied"
     seed: int = Field(default=0, ge=0)
     path: str | None = None  # folder: video files + captions.jsonl / CSV
     captions: str | None = None

@@ -18,7 +18,7 @@ from importlib import import_module
 
 from cascade.errors import CascadeError
 
-SUITES = {"shapes": "cascade.eval.suites.shapes"}
+SUITES = {"shapes": "cascade.eval.suites.shapes", "photos": "cascade.eval.suites.photos"}
 
 
 def get_suite(name: str):
