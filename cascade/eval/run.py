@@ -99,6 +99,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     render_s = time.perf_counter() - t0
 
     report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": source_commit(),
         "weights": str(weights), "manifest_training": pipe.manifest.get("training"),
         "device": str(pipe.device), "suite": suite, "prompts": "file" if prompts_file else "suite", "seeds": seeds,
         "attributes": list(the_suite.attributes),
@@ -124,6 +125,21 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, default=_json_default))
     atomic_write_text(out_dir / "index.html", render_html(report))
     return report
+
+
+def source_commit() -> str | None:
+    """The git commit of the cascade source this report was made with (None outside a git checkout)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def pixel_stages(pipe) -> list[str]:
