@@ -19,16 +19,14 @@ import torch
 from cascade.data.photos import (ALL_COMBOS, HELD_OUT, HELD_OUT_SUBJECT_WORDS, HELD_OUT_TEMPLATES, MOTIONS,
                                  SUBJECT_WORDS, TRAIN_TEMPLATES, caption, clip_duration, render_params,
                                  sample_params)
-from cascade.eval.suites.photos.probe import ATTRIBUTES, analyze_clip, score
+from cascade.eval.suites.base import GeneratedWorldSuite
+from cascade.eval.suites.photos.probe import ATTRIBUTES, analyze_clip
 from cascade.video_ops import frames_to_tensor
 
 CANONICAL = TRAIN_TEMPLATES[0]  # "the camera {verb} {subject}"
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601 weights
 THUMB_SIDE = 4
 FEATURE_SCALE = 10.0  # features in [0, 1] read as distances in tenths
-FTD_SEEDS = (12, 13, 14, 15, 16)  # real reference set, then the real-vs-real floor and three sets for its range
-FTD_COMBO_SEED = 11
-FEW_CLIPS_FOR_FTD = 100
 # what a prompt says about the camera, read word by word (the training phrasings and the usual others)
 _MOTION_WORDS = {"pan_left": ("left", "leftward", "leftwards"), "pan_right": ("right", "rightward", "rightwards"),
                  "pan_up": ("up", "upward", "upwards"), "pan_down": ("down", "downward", "downwards"),
@@ -47,9 +45,11 @@ def parse_prompt(prompt: str) -> dict[str, str] | None:
     return {"subject": subjects[0], "motion": motions[0]}
 
 
-class PhotosSuite:
+class PhotosSuite(GeneratedWorldSuite):
     name = "photos"
     attributes = ATTRIBUTES
+    combos = ALL_COMBOS
+    fd_name = "Frechet Photo-video Distance over fixed colour, edge, motion and thumbnail statistics (not FVD)"
 
     def cases(self, seeds: int) -> list[dict]:
         held = set(HELD_OUT)
@@ -97,9 +97,6 @@ class PhotosSuite:
     def analyze(self, frames: np.ndarray) -> dict:
         return analyze_clip(frames)
 
-    def score(self, results, targets) -> dict:
-        return score(results, targets)
-
     def real_clips(self, spec, n: int, seed: int, targets=None) -> tuple[torch.Tensor, list[str]]:
         """n real clips at `spec` (default: the held-out combinations in turn) and their canonical captions."""
         combos = list(targets) if targets is not None else [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
@@ -123,39 +120,8 @@ class PhotosSuite:
                            change.std(1, keepdim=True) if change.shape[1] > 1 else torch.zeros(n, 1), thumb], dim=1)
         return (feats * FEATURE_SCALE).numpy().astype(np.float64)
 
-    def frechet(self, videos: torch.Tensor, spec) -> dict:
-        from cascade.eval.metrics import frechet_distance
-
-        n = len(videos)
-        if n < 2:
-            return {"skipped": f"the Fréchet distance needs at least 2 clips; this evaluation rendered {n}"}
-        rng = np.random.default_rng(FTD_COMBO_SEED)
-
-        def real_features(seed: int) -> np.ndarray:
-            combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-            return self.features(self.real_clips(spec, n, seed, targets=combos)[0])
-
-        fa = real_features(FTD_SEEDS[0])
-        floor = [frechet_distance(real_features(seed), fa) for seed in FTD_SEEDS[1:]]
-        return {"name": "Frechet Photo-video Distance over fixed colour, edge, motion and thumbnail statistics (not FVD)",
-                "generated_vs_real": frechet_distance(self.features(videos), fa),
-                "real_vs_real": floor[0], "real_vs_real_range": [min(floor), max(floor)],
-                "real_vs_real_std": float(np.std(floor)), "clips": n,
-                **({"note": f"{n} clips are too few to read this distance: chance alone moves it over the "
-                            f"real-vs-real range"} if n < FEW_CLIPS_FOR_FTD else {})}
-
-    def preview_metrics(self, prompts: list[str], video) -> dict[str, float]:
-        hits = {k: 0 for k in ATTRIBUTES}
-        n = 0
-        for i, p in enumerate(prompts):
-            target = parse_prompt(p)
-            if target is None:
-                continue
-            n += 1
-            got = analyze_clip(video.frames[i].numpy())
-            for k in hits:
-                hits[k] += int(got.get(k) == target.get(k))
-        return {f"preview_{k}_acc": v / n for k, v in hits.items()} if n else {}
+    def parse_prompt(self, prompt: str) -> dict | None:
+        return parse_prompt(prompt)
 
 
 SUITE = PhotosSuite()

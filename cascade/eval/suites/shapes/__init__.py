@@ -17,18 +17,19 @@ import torch
 
 from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, caption, render_clips
 from cascade.data.shapes_dataset import frames_to_tensor
-from cascade.eval.suites.shapes.probe import ATTRIBUTES, analyze_clip, score
+from cascade.eval.suites.base import GeneratedWorldSuite
+from cascade.eval.suites.shapes.probe import ATTRIBUTES, analyze_clip
 from cascade.eval.suites.shapes.prompts import parse_prompt
 
 CANONICAL = "a {colour} {shape} moving {motion}"
-FSD_SEEDS = (12, 13, 14, 15, 16)  # real reference set, then the real-vs-real floor and three sets for its range
-FSD_COMBO_SEED = 11
-FEW_CLIPS_FOR_FSD = 100
 
 
-class ShapesSuite:
+class ShapesSuite(GeneratedWorldSuite):
     name = "shapes"
     attributes = ATTRIBUTES
+    combos = ALL_COMBOS
+    fd_name = "Frechet Shapes-video Distance (not FVD; see cascade/eval/suites/shapes/features.py)"
+    _net = None
 
     def cases(self, seeds: int) -> list[dict]:
         held = set(HELD_OUT)
@@ -77,57 +78,35 @@ class ShapesSuite:
     def analyze(self, frames: np.ndarray) -> dict:
         return analyze_clip(frames)
 
-    def score(self, results, targets) -> dict:
-        return score(results, targets)
-
     def real_clips(self, spec, n: int, seed: int, targets=None) -> tuple[torch.Tensor, list[str]]:
         """n real clips at `spec` (default: the held-out combinations in turn) and their canonical captions."""
         combos = list(targets) if targets is not None else [HELD_OUT[i % len(HELD_OUT)] for i in range(n)]
         videos = frames_to_tensor(render_clips(combos, frames=spec.frames, size=spec.height, fps=spec.fps, rng=seed))
         return videos, [caption(*c, CANONICAL) for c in combos]
 
+    def features(self, videos: torch.Tensor) -> np.ndarray:
+        from cascade.eval.suites.shapes.features import clip_features, load_feature_net
+
+        if self._net is None:
+            self._net = load_feature_net()
+        return clip_features(self._net, videos)
+
     def frechet(self, videos: torch.Tensor, spec) -> dict:
-        """Fréchet Shapes-video Distance of generated clips (N, 3, F, H, W) to real ones of random combinations."""
-        from cascade.eval.suites.shapes.features import ASSET, clip_features, frechet_distance, load_feature_net
-        from cascade.io_utils import sha256_file
+        from cascade.eval.suites.shapes.features import ASSET
 
         if not ASSET.exists():
             return {"skipped": f"feature network {ASSET} not found (python -m cascade.eval.suites.shapes.features "
                                f"trains it)"}
-        n = len(videos)
-        if n < 2:  # a covariance needs two samples
-            return {"skipped": f"the Fréchet distance needs at least 2 clips; this evaluation rendered {n}"}
-        net = load_feature_net()
-        rng = np.random.default_rng(FSD_COMBO_SEED)
+        return super().frechet(videos, spec)
 
-        def real_features(seed: int) -> np.ndarray:  # n real clips of random combinations
-            combos = [ALL_COMBOS[i] for i in rng.integers(len(ALL_COMBOS), size=n)]
-            return clip_features(net, self.real_clips(spec, n, seed, targets=combos)[0])
+    def fd_extra(self) -> dict:
+        from cascade.eval.suites.shapes.features import ASSET
+        from cascade.io_utils import sha256_file
 
-        fa = real_features(FSD_SEEDS[0])
-        floor = [frechet_distance(real_features(seed), fa) for seed in FSD_SEEDS[1:]]
-        return {"name": "Frechet Shapes-video Distance (not FVD; see cascade/eval/suites/shapes/features.py)",
-                "generated_vs_real": frechet_distance(clip_features(net, videos), fa),
-                "real_vs_real": floor[0],
-                "real_vs_real_range": [min(floor), max(floor)], "real_vs_real_std": float(np.std(floor)),
-                "clips": n, "feature_net_sha256": sha256_file(ASSET),
-                **({"note": f"{n} clips are too few to read this distance: chance alone moves it over the "
-                            f"real-vs-real range; compare settings at the same, larger clip count (288 or more)"}
-                   if n < FEW_CLIPS_FOR_FSD else {})}
+        return {"feature_net_sha256": sha256_file(ASSET)}
 
-    def preview_metrics(self, prompts: list[str], video) -> dict[str, float]:
-        """Per-attribute probe accuracy of a training preview over the prompts the probe can read."""
-        hits = {k: 0 for k in ATTRIBUTES}
-        n = 0
-        for i, p in enumerate(prompts):
-            target = parse_prompt(p)
-            if target is None:
-                continue
-            n += 1
-            got = analyze_clip(video.frames[i].numpy())
-            for k in hits:
-                hits[k] += int(got.get(k) == target.get(k))
-        return {f"preview_{k}_acc": v / n for k, v in hits.items()} if n else {}
+    def parse_prompt(self, prompt: str) -> dict | None:
+        return parse_prompt(prompt)
 
 
 SUITE = ShapesSuite()

@@ -187,18 +187,7 @@ def analyze_batch(videos) -> list[dict]:
 
 
 def score(results: Sequence[dict], targets: Sequence) -> dict[str, float]:
-    """Per-attribute accuracy and all-three accuracy; targets are dicts or (colour, shape, motion) tuples."""
-    if len(results) != len(targets):
-        raise ValueError(f"{len(results)} results but {len(targets)} targets")
-    if not results:
-        return {**{k: 0.0 for k in ATTRIBUTES}, "all": 0.0, "n": 0}
-    hits = {k: 0 for k in ATTRIBUTES}
-    all_hits = 0
-    for r, t in zip(results, targets):
-        t = t if isinstance(t, dict) else dict(zip(ATTRIBUTES, t))
-        ok = [r.get(k) == t.get(k) for k in ATTRIBUTES]
-        for k, good in zip(ATTRIBUTES, ok):
-            hits[k] += good
-        all_hits += all(ok)
-    n = len(results)
-    return {**{k: hits[k] / n for k in ATTRIBUTES}, "all": all_hits / n, "n": n}
+    """Per-attribute accuracy and all-attributes accuracy; targets are dicts or tuples in ATTRIBUTES order."""
+    from cascade.eval.suites.base import attribute_accuracy
+
+    return attribute_accuracy(results, targets, ATTRIBUTES)

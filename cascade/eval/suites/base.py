@@ -1,0 +1,85 @@
+"""What every suite of a generated world shares: attribute accuracy, preview metrics and the Fréchet distance with
+its real-vs-real range, given the world's probe, prompt parser, real clips and clip features."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+FD_SEEDS = (12, 13, 14, 15, 16)  # real reference set, then the real-vs-real floor and three sets for its range
+FD_COMBO_SEED = 11
+FEW_CLIPS_FOR_FD = 100
+
+
+def attribute_accuracy(results: Sequence[dict], targets: Sequence, attributes: Sequence[str]) -> dict[str, float]:
+    """Per-attribute accuracy and all-attributes accuracy; targets are dicts or tuples in `attributes` order."""
+    if len(results) != len(targets):
+        raise ValueError(f"{len(results)} results but {len(targets)} targets")
+    if not results:
+        return {**{k: 0.0 for k in attributes}, "all": 0.0, "n": 0}
+    hits = {k: 0 for k in attributes}
+    all_hits = 0
+    for r, t in zip(results, targets):
+        t = t if isinstance(t, dict) else dict(zip(attributes, t))
+        ok = [r.get(k) == t.get(k) for k in attributes]
+        for k, good in zip(attributes, ok):
+            hits[k] += good
+        all_hits += all(ok)
+    n = len(results)
+    return {**{k: hits[k] / n for k in attributes}, "all": all_hits / n, "n": n}
+
+
+class GeneratedWorldSuite:
+    """Subclasses set `name`, `attributes`, `combos` (every target), `fd_name`, and implement `cases`, `file_cases`,
+    `groups`, `analyze`, `parse_prompt`, `real_clips` and `features` (N, D) of clips (N, 3, F, H, W) in [-1, 1]."""
+
+    name: str
+    attributes: tuple[str, ...]
+    combos: list[tuple]
+    fd_name: str
+
+    def score(self, results, targets) -> dict:
+        return attribute_accuracy(results, targets, self.attributes)
+
+    def preview_metrics(self, prompts: list[str], video) -> dict[str, float]:
+        """Per-attribute probe accuracy of a training preview over the prompts the probe can read."""
+        hits = {k: 0 for k in self.attributes}
+        n = 0
+        for i, p in enumerate(prompts):
+            target = self.parse_prompt(p)
+            if target is None:
+                continue
+            n += 1
+            got = self.analyze(video.frames[i].numpy())
+            for k in hits:
+                hits[k] += int(got.get(k) == target.get(k))
+        return {f"preview_{k}_acc": v / n for k, v in hits.items()} if n else {}
+
+    def frechet(self, videos: torch.Tensor, spec) -> dict:
+        """Fréchet distance of generated clips (N, 3, F, H, W) to N real clips of random targets, beside what chance
+        alone gives between independent real sets."""
+        from cascade.eval.metrics import frechet_distance
+
+        n = len(videos)
+        if n < 2:  # a covariance needs two samples
+            return {"skipped": f"the Fréchet distance needs at least 2 clips; this evaluation rendered {n}"}
+        rng = np.random.default_rng(FD_COMBO_SEED)
+
+        def real_features(seed: int) -> np.ndarray:
+            targets = [self.combos[i] for i in rng.integers(len(self.combos), size=n)]
+            return self.features(self.real_clips(spec, n, seed, targets=targets)[0])
+
+        fa = real_features(FD_SEEDS[0])
+        floor = [frechet_distance(real_features(seed), fa) for seed in FD_SEEDS[1:]]
+        return {"name": self.fd_name, "generated_vs_real": frechet_distance(self.features(videos), fa),
+                "real_vs_real": floor[0], "real_vs_real_range": [min(floor), max(floor)],
+                "real_vs_real_std": float(np.std(floor)), "clips": n, **self.fd_extra(),
+                **({"note": f"{n} clips are too few to read this distance: chance alone moves it over the "
+                            f"real-vs-real range; compare settings at the same, larger clip count (288 or more)"}
+                   if n < FEW_CLIPS_FOR_FD else {})}
+
+    def fd_extra(self) -> dict:
+        """Extra fields of the Fréchet report (e.g. the feature network's sha256)."""
+        return {}
