@@ -22,7 +22,7 @@ def _commands(command, path=()):
 
 def test_help_on_every_command():
     """--help works everywhere and shows every option's help text whole: rich reads "[...]" as markup, so a
-    help string like "[default: shipped weights/]" used to vanish and print "Cascade weights directory ."."""
+    help string like "[default: shipped weights/]" must not vanish into "Cascade weights directory ."."""
     import typer.main
 
     commands = list(_commands(typer.main.get_command(app)))
@@ -70,7 +70,7 @@ def test_render_several_prompts_to_directory_and_gif(tmp_path, fake_weights):
     r = run("render", "a red circle", "a blue square!", "-o", out, "--weights", fake_weights, "--format", "gif", "-q")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == ["a_blue_square.gif", "a_red_circle.gif"]
-    # a file name with several prompts names the folder and the container (the default out.mp4 used to become
+    # a file name with several prompts names the folder and the container (the default out.mp4 must not become
     # a folder called out.mp4, which then stood in the way of the next one-prompt render)
     r = run("render", "a red circle", "a blue square", "-o", tmp_path / "clips.gif", "--weights", fake_weights, "-q")
     assert r.exit_code == 0, r.output

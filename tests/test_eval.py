@@ -126,7 +126,7 @@ def test_frechet_distance_properties():
 
 
 def test_one_clip_evaluation_skips_the_frechet_distance(tmp_path):
-    """`cascade eval --max-prompts 1 --seeds 1` used to end in numpy's LinAlgError: one clip has no covariance."""
+    """`cascade eval --max-prompts 1 --seeds 1`: one clip has no covariance, so the distance is skipped, not a LinAlgError."""
     from test_stages import tiny_cascade
 
     from cascade.eval.run import evaluate

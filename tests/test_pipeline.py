@@ -169,7 +169,7 @@ def test_saved_files_are_readable_by_others(tmp_path):
 
 
 def test_save_pretrained_replaces_its_own_folder_but_never_deletes_other_files(tmp_path):
-    """`cascade assemble --out DIR` and save_pretrained used to replace DIR whatever it held."""
+    """`cascade assemble --out DIR` and save_pretrained replace DIR only when it holds nothing else."""
     from pathlib import Path
 
     pipe = make_fake_pipeline()
@@ -223,7 +223,7 @@ def test_run_from_given_outputs_skips_those_stages():
 
 def test_shipped_weights_draw_what_the_prompt_says():
     """The shipped cascade in weights/ (a smoke test of the files users get; `cascade eval` measures it properly):
-    the issue's example wordings and one never-trained shape name per shape, read back by the shapes probe."""
+    everyday wordings and one never-trained shape name per shape, read back by the shapes probe."""
     from pathlib import Path
 
     from cascade.eval.suites.shapes.probe import analyze_batch
@@ -233,7 +233,7 @@ def test_shipped_weights_draw_what_the_prompt_says():
              "a blue square sliding to the right": ("blue", "square", "right"),
              "red ball going up": ("red", "circle", "up"),
              "a green box going left": ("green", "square", "left"),
-             "a magenta wedge sliding downward": ("magenta", "triangle", "down")}  # wedge: 0% before the lexicon
+             "a magenta wedge sliding downward": ("magenta", "triangle", "down")}  # wedge: read through the lexicon gloss
     pipe = CascadePipeline.from_pretrained(weights)
     video = pipe(list(cases), seed=0, progress=False)
     assert tuple(video.frames.shape) == (5, 16, 64, 64, 3) and video.fps == 8.0

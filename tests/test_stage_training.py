@@ -34,15 +34,15 @@ def test_train_resume_same_loss_and_export(tmp_path, stage):
     assert json.loads((tmp_path / "exported" / "config.json").read_text())["type"] == stage
     r = runner.invoke(app, ["export", str(split), "--stage-dir", str(tmp_path / "exported")])  # its own folder again
     assert r.exit_code == 0, r.output
-    # a run folder is no stage folder: exporting over it used to delete its checkpoints and metrics
+    # a run folder is no stage folder: exporting over it must not delete its checkpoints and metrics
     r = runner.invoke(app, ["export", str(split), "--stage-dir", str(split)])
     assert r.exit_code == 2 and "already holds" in r.output and "nothing was written" in " ".join(r.output.split())
     assert losses(split) == b and any((split / "checkpoints").iterdir())
 
 
 def test_text_stage_without_preview_prompts_previews_data_captions(tmp_path):
-    """A base_video config without preview_prompts used to crash at its first preview (KeyError 'video', in the
-    SR stages' reconstruction preview), so the run never exported."""
+    """A base_video config without preview_prompts previews its data captions (not the SR stages' reconstruction
+    preview), and the run exports."""
     cfg = tmp_path / "nopp.yaml"
     cfg.write_text("".join(l for l in open("configs/base_video/tiny.yaml") if "preview_prompts" not in l))
     r = runner.invoke(app, ["train", "base_video", "--config", str(cfg), "--out", str(tmp_path / "run"), "--device", "cpu", "-q"])
@@ -145,7 +145,7 @@ def test_init_from_starts_from_a_stage_folder_and_resume_still_wins(tmp_path):
 
 
 def test_ctrl_c_says_where_to_resume(tmp_path):
-    """Ctrl-C used to end a training run with exit 130 and not a word."""
+    """Ctrl-C ends a training run with exit 130 and a sentence saying where to resume."""
     import signal
     import subprocess
     import sys

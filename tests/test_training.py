@@ -212,8 +212,8 @@ def test_k_nonfinite_losses_in_a_row_stop_the_run(tmp_path):
 
 
 def test_a_nonfinite_streak_keeps_the_healthy_checkpoints(tmp_path):
-    """Checkpoints written during a streak used to rotate the healthy ones away (keep 2), so '--resume with a lower
-    lr' could only load the diverged weights."""
+    """Checkpoints written during a streak must not rotate the healthy ones away (keep 2): '--resume with a lower
+    lr' must find healthy weights, not the diverged ones."""
     task = ToyTask(nan_steps=set(range(7, 30)))
     with pytest.raises(CascadeError, match=r"newest checkpoint written outside such a streak is .*step_000006"):
         fit(task, toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=5), tmp_path / "run")
@@ -438,7 +438,7 @@ open({str(run_dir)!r} + f"/indices_{{rank}}.json", "w").write(json.dumps(
     {{"seen": task.seen, "previews": task.previews, "weight": task.model[0].weight.sum().item(),
       "world": trainer.accelerator.num_processes}}))
 
-# a non-finite streak stops both ranks with the same sentence (rank 1 used to know of no healthy checkpoint)
+# a non-finite streak stops both ranks with the same sentence (rank 1 knows of the same healthy checkpoint)
 from cascade.errors import CascadeError
 streak = Trainer(ToyTask(nan_steps=set(range(4, 30))), toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=2),
                  {str(run_dir)!r} + "_nan", accelerator_kwargs={{"cpu": True}}, progress=False)
