@@ -298,6 +298,10 @@ def train(
         if not callable(getattr(get_stage_class(stage), "train_task", None)):  # an unknown name lists the types
             raise CascadeError(f"stage type '{stage}' has nothing to train (it is frozen or training-free); "
                                f"trainable types: {', '.join(trainable_stages())}")
+        from cascade.training.config import MAX_TRAIN_STEPS
+
+        if max_steps is not None and max_steps > MAX_TRAIN_STEPS:
+            raise CascadeError(f"--max-steps {max_steps} is more than the {MAX_TRAIN_STEPS:,} a run may take")
         check_writable_path(out)
         cfg = load_config(config)
         sets = list(overrides)

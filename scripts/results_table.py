@@ -89,7 +89,9 @@ def stage_rows(per_stage: dict) -> list[dict]:
                          "metric": metric, "value": s.get(metric),
                          "ssim": s.get("ssim") if metric != "ssim" else None, "baseline": s.get("baseline", "?"),
                          "baseline_value": s.get(f"baseline_{metric}"),
-                         "baseline_ssim": s.get("baseline_ssim") if metric != "ssim" else None})
+                         "baseline_ssim": s.get("baseline_ssim") if metric != "ssim" else None,
+                         "flicker": s.get("flicker"), "baseline_flicker": s.get("baseline_flicker"),
+                         "truth_flicker": s.get("truth_flicker")})
         return rows
     for stage_type, baseline in OLD_STAGE_BASELINES.items():
         s = per_stage.get(stage_type)
@@ -115,6 +117,10 @@ def stage_table(per_stage: dict) -> list[str]:
         lines.append(f"| {r['node']} | {r['type']} | {r['baseline']} | {r['frames']} | {r['metric'].upper()} | "
                      f"{num(r['value'], '.2f')}{unit} | {num(r['baseline_value'], '.2f')}{unit} | {gain} | "
                      f"{num(r['ssim'], '.4f')} | {num(r['baseline_ssim'], '.4f')} |")
+    if any(r.get("flicker") is not None for r in rows):
+        lines += ["", "| node | flicker, node | flicker, baseline | flicker, real clips |", "|---|---|---|---|"]
+        lines += [f"| {r['node']} | {num(r['flicker'], '.4f')} | {num(r['baseline_flicker'], '.4f')} | "
+                  f"{num(r['truth_flicker'], '.4f')} |" for r in rows if r.get("flicker") is not None]
     return lines + (["", "Not measured: " + " ".join(skipped)] if skipped else [])
 
 

@@ -262,3 +262,60 @@ def test_a_nonfinite_streak_before_any_checkpoint_does_not_advise_resume(tmp_pat
         pytest.skip("the loss stayed finite at this learning rate")
     one_sentence(r, "no checkpoint was written outside such a streak")
     assert "--resume" not in r.output and "start again with a new --out" in " ".join(r.output.split())
+
+
+# -- configs, counts and weight files a user hands us -------------------------------------------------------------
+@pytest.mark.parametrize("content, extra, message", [
+    (b"stage: spatial_sr\npreset: tiny\n# \xff\xfe\n", [], "is not UTF-8 text (byte 0xff"),
+    (b"stage: spatial_sr\x00\n", [], "holds a NUL character"),
+    (b"stage: spatial_sr\npreset: tiny\nbatch_size: 100000\n", [], "field 'batch_size' is invalid (got 100000)"),
+    (b"stage: spatial_sr\npreset: tiny\n", ["--max-steps", "99999999999"], "--max-steps 99999999999 is more than"),
+    (b"stage: spatial_sr\npreset: tiny\nnum_workers: 1000\n", [], "field 'num_workers' is invalid"),
+], ids=["non-utf8", "nul", "batch", "max-steps", "workers"])
+def test_train_refuses_bad_configs_and_counts_and_leaves_no_folder(tmp_path, content, extra, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(content)
+    r = run("train", "spatial_sr", "--config", cfg, "--out", tmp_path / "run", "--device", "cpu", *extra)
+    one_sentence(r, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_seeds_have_a_maximum(tmp_path, fake_weights):
+    one_sentence(run("eval", fake_weights, "--out", tmp_path / "r", "--seeds", "101"), "--seeds must be from 1 to 100")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[: len(b) // 2], "is not a readable safetensors file"),
+    (lambda b: (10 ** 10).to_bytes(8, "little") + b[8:], "is not a readable safetensors file"),
+    (lambda b: b"\x80\x04\x95" + b[3:], "is a pickle/zip file"),
+    (lambda b: b"", "is not a readable safetensors file"),
+], ids=["truncated", "oversized-header", "pickle", "empty"])
+def test_a_damaged_stage_folder_is_refused_where_it_enters(tmp_path, fake_weights, damage, message):
+    """A stage folder handed to assemble has no manifest to check it against: the file itself is checked."""
+    import shutil
+
+    folder = tmp_path / "base"
+    shutil.copytree(fake_weights / "base", folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    r = run("assemble", "--stage", f"text={fake_weights / 'text'}", "--stage", f"base={folder}", "--out",
+            tmp_path / "w")
+    one_sentence(r, message)
+    assert not (tmp_path / "w").exists()
+
+
+def test_full_disk_while_writing_the_eval_report_and_a_data_set(tmp_path, fake_weights, monkeypatch):
+    import cascade.io_utils as io
+
+    def full(src, dst, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "replace", full)
+    r = run("eval", fake_weights, "--out", tmp_path / "rep", "--seeds", "1", "--max-prompts", "2", "-q")
+    one_sentence(r, "no space left on the device")
+    assert not (tmp_path / "rep" / "report.json").exists() and not (tmp_path / "rep" / "index.html").exists()
+    r = run("data", "shapes", "--out", tmp_path / "data", "--clips", "2", "--frames", "4", "--size", "16", "-q")
+    one_sentence(r, "no space left on the device")
+    assert not (tmp_path / "data").exists()
+    assert not [p for p in tmp_path.rglob(".*tmp*")]  # no temp left behind

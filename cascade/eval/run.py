@@ -24,6 +24,7 @@ from cascade.errors import CascadeError
 
 log = logging.getLogger(__name__)
 
+MAX_SEEDS = 100  # seeds per prompt: 100 renders every suite prompt 100 times
 PER_STAGE_SEED = 21  # real clips of the i-th measured stage are drawn with seed PER_STAGE_SEED + i
 TEMPORAL_REAL_SEED = 7
 PER_STAGE_GENERATOR_SEED = 0
@@ -77,6 +78,8 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
     from cascade.pipeline import CascadePipeline
 
     out_dir = Path(out_dir)
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise CascadeError(f"--seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
     if out_dir.exists() and not out_dir.is_dir():
         raise CascadeError(f"{out_dir} is a file; --out needs a directory for the report")
     the_suite = get_suite(suite)
@@ -234,7 +237,7 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
     """Every node that can degrade ground truth (a conditional stage, learned or baseline) and works on pixels:
     its output and its training-free baseline's, from the degraded version of n real held-out clips, against the
     real clips by PSNR and SSIM (on the frames the stage says to score). Keyed by node name."""
-    from cascade.eval.metrics import psnr, ssim
+    from cascade.eval.metrics import flicker, psnr, ssim
     from cascade.pipeline import stage_setting
     from cascade.types import Video
 
@@ -267,7 +270,9 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
         stages[name] = {"type": pipe.graph.nodes[name].type, "baseline": getattr(st, "baseline_stage", st).config.type,
                         "frames": "all" if mask is None else "dropped",
                         "psnr": psnr(out, truth, mask=mask), "ssim": ssim(out, truth, mask=mask),
-                        "baseline_psnr": psnr(base, truth, mask=mask), "baseline_ssim": ssim(base, truth, mask=mask)}
+                        "baseline_psnr": psnr(base, truth, mask=mask), "baseline_ssim": ssim(base, truth, mask=mask),
+                        # temporal consistency beside the truth's own: flashing between frames that truth lacks
+                        "flicker": flicker(out), "baseline_flicker": flicker(base), "truth_flicker": flicker(truth)}
     return {"clips": n, "split": "held_out", "stages": stages, **({"skipped": skipped} if skipped else {})}
 
 

@@ -13,6 +13,11 @@ from pydantic import ValidationError
 from cascade.errors import CascadeError
 
 
+MAX_BATCH = 4096  # samples per process and micro-step: past this a video batch no longer fits any one device
+MAX_TRAIN_STEPS = 10_000_000
+MAX_WORKERS = 64
+
+
 class OptimConfig(BaseModel):
     """AdamW with linear warm-up, then a constant or cosine learning rate; gradient clipping and accumulation."""
 
@@ -24,7 +29,7 @@ class OptimConfig(BaseModel):
     eps: PositiveFloat = 1e-8
     warmup_steps: NonNegativeInt = 100
     grad_clip: NonNegativeFloat | None = 1.0  # max global grad norm; 0 or null disables clipping
-    grad_accum: PositiveInt = 1  # micro-batches per optimizer step
+    grad_accum: PositiveInt = Field(1, le=1024)  # micro-batches per optimizer step
     schedule: Literal["constant", "cosine"] = "constant"  # after warm-up; cosine decays to 0 at max_steps
 
 
@@ -41,8 +46,9 @@ class TrainConfig(BaseModel):
     init_from: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     optim: OptimConfig = Field(default_factory=OptimConfig)
-    batch_size: PositiveInt = 16  # per process and micro-step; global batch = batch_size * grad_accum * processes
-    max_steps: PositiveInt = 1000  # optimizer steps; also the length of the cosine schedule
+    # per process and micro-step; global batch = batch_size * grad_accum * processes
+    batch_size: PositiveInt = Field(16, le=MAX_BATCH)
+    max_steps: PositiveInt = Field(1000, le=MAX_TRAIN_STEPS)  # optimizer steps; the cosine schedule's length
     checkpoint_every: PositiveInt = 200
     sample_every: PositiveInt = 500
     log_every: PositiveInt = 10
@@ -52,7 +58,7 @@ class TrainConfig(BaseModel):
     mixed_precision: Literal["no", "bf16", "fp16", "auto"] = "auto"  # auto: bf16 on CUDA, no on CPU
     max_nan_steps: PositiveInt = 5  # this many non-finite losses in a row stop the run
     preview_prompts: list[str] = Field(default_factory=list)
-    num_workers: NonNegativeInt = 0  # threads prefetching upcoming batches (0: fetch inline)
+    num_workers: NonNegativeInt = Field(0, le=MAX_WORKERS)  # threads prefetching batches (0: fetch inline)
     trackers: list[str] = Field(default_factory=lambda: ["tensorboard"])  # those not installed are skipped
 
 
@@ -86,7 +92,13 @@ def load_config(path: str | Path) -> TrainConfig:
     if not path.is_file():
         raise CascadeError(f"{path} is missing; pass an existing training config, e.g. configs/base_video/default.yaml")
     suffix = path.suffix.lower()
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CascadeError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it "
+                           f"as UTF-8") from None
+    if "\x00" in text:
+        raise CascadeError(f"{path} holds a NUL character; it is not a text config")
     if suffix in (".yaml", ".yml"):
         import yaml
 
