@@ -319,3 +319,58 @@ def test_full_disk_while_writing_the_eval_report_and_a_data_set(tmp_path, fake_w
     one_sentence(r, "no space left on the device")
     assert not (tmp_path / "data").exists()
     assert not [p for p in tmp_path.rglob(".*tmp*")]  # no temp left behind
+
+
+# -- kill -9 at random moments ------------------------------------------------------------------------------------
+KILL_SEED = 7  # the moments are random but fixed, so a failure replays
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_losses_of_an_uninterrupted_run(tmp_path):
+    """A toy run is killed with SIGKILL three times at random moments (in a step, in a checkpoint write, anywhere)
+    and resumed each time; its logged losses equal those of a run never interrupted, step for step."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_training import REPO, TESTS_DIR, ToyTask, fit, subprocess_env, toy_config, train_records
+
+    steps = 24
+    cfg = dict(max_steps=steps, checkpoint_every=3, log_every=1)
+    fit(ToyTask(), toy_config(**cfg), tmp_path / "straight")
+    script = tmp_path / "train.py"
+    script.write_text(f"""
+import sys, time
+sys.path.insert(0, {str(TESTS_DIR)!r})
+import torch
+from test_training import ToyTask, toy_config, fit
+loss = ToyTask.loss
+def slow_loss(self, *a, **k):  # a few steps a second, so a kill lands anywhere in the run
+    time.sleep(0.02)
+    return loss(self, *a, **k)
+ToyTask.loss = slow_loss
+fit(ToyTask(), toy_config(max_steps={steps}, checkpoint_every=3, log_every=1), {str(tmp_path / 'killed')!r},
+    resume=True)
+""")
+    rng = random.Random(KILL_SEED)
+    log = tmp_path / "killed" / "metrics.jsonl"
+    killed_at = []
+    for _ in range(3):
+        before = len(log.read_text().splitlines()) if log.exists() else 0
+        proc = subprocess.Popen([sys.executable, str(script)], env=subprocess_env(), cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not (
+                log.exists() and len(log.read_text().splitlines()) > before):
+            time.sleep(0.01)  # wait until this process trains, then kill it at a random moment
+        time.sleep(rng.uniform(0.0, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_at.append(len(log.read_text().splitlines()))
+    assert killed_at[-1] < steps  # the last kill still left steps to do
+    subprocess.run([sys.executable, str(script)], env=subprocess_env(), cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    straight = [(r["step"], r["loss"]) for r in train_records(tmp_path / "straight")]
+    resumed = [(r["step"], r["loss"]) for r in train_records(tmp_path / "killed")]
+    assert resumed == straight and len(straight) == steps
