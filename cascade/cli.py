@@ -313,6 +313,10 @@ def train(
             raise CascadeError(f"unknown dtype '{dtype}'; use auto, float32, bfloat16 or float16")
         if precision[dtype]:
             sets.append(f"mixed_precision={precision[dtype]}")
+            if precision[dtype] != "no" and (device == "cpu" or not _cuda_available()):
+                logging.getLogger("cascade").warning(
+                    "%s on a CPU is several times slower than float32 (CPUs lack fast half-precision kernels); use "
+                    "--dtype float32 there", dtype)
         cfg = apply_overrides(cfg, sets) if sets else cfg
         if cfg.stage != stage:
             raise CascadeError(f"{config} trains stage '{cfg.stage}', not '{stage}'; pass the matching config")
@@ -441,6 +445,12 @@ def eval_(
     elif report.get("cases"):
         out_console.print("fidelity: none of the prompts is one the probe reads (colour, shape, motion)")
     out_console.print(f"report: {out / 'index.html'}")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -374,3 +374,11 @@ fit(ToyTask(), toy_config(max_steps={steps}, checkpoint_every=3, log_every=1), {
     straight = [(r["step"], r["loss"]) for r in train_records(tmp_path / "straight")]
     resumed = [(r["step"], r["loss"]) for r in train_records(tmp_path / "killed")]
     assert resumed == straight and len(straight) == steps
+
+
+def test_half_precision_training_on_a_cpu_warns(tmp_path):
+    r = run("train", "spatial_sr", "--config", ROOT / "configs" / "spatial_sr" / "tiny.yaml", "--out",
+            tmp_path / "run", "--device", "cpu", "--dtype", "bfloat16", "-q",
+            "--set", "data.kind=folder", "--set", f"data.path={tmp_path / 'none'}")  # said before the data fails
+    assert "bfloat16 on a CPU is several times slower than float32" in " ".join(r.output.split())
+    assert r.exit_code == 2
