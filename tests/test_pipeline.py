@@ -112,9 +112,9 @@ def test_bad_call_arguments():
         pipe("   ")
     with pytest.raises(CascadeError, match="prompt is empty"):
         pipe([])
-    with pytest.raises(CascadeError, match="steps must be a whole number of at least 1"):
+    with pytest.raises(CascadeError, match="steps must be a whole number from 1 to 1000"):
         pipe("a", steps=-1)
-    with pytest.raises(CascadeError, match="steps must be a whole number of at least 1"):
+    with pytest.raises(CascadeError, match="steps must be a whole number from 1 to 1000"):
         pipe("a", steps=2.5)
     with pytest.raises(CascadeError, match="guidance must be a number from 0 to 100"):
         pipe("a", guidance=-2.0)

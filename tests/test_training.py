@@ -206,7 +206,7 @@ def test_k_nonfinite_losses_in_a_row_stop_the_run(tmp_path):
     task = ToyTask(nan_steps={2, 3, 4, 5})
     with pytest.raises(CascadeError, match=r"^training stopped: 3 steps in a row with a non-finite loss or gradient, "
                                            r"up to step 4; no checkpoint was written outside such a streak; lower "
-                                           r"optim.lr \(and --resume\) or check the data$"):
+                                           r"optim.lr and start again with a new --out, or check the data$"):
         fit(task, toy_config(max_steps=10, max_nan_steps=3), tmp_path / "run")
     assert task.calls == 4
 
@@ -215,7 +215,8 @@ def test_a_nonfinite_streak_keeps_the_healthy_checkpoints(tmp_path):
     """Checkpoints written during a streak must not rotate the healthy ones away (keep 2): '--resume with a lower
     lr' must find healthy weights, not the diverged ones."""
     task = ToyTask(nan_steps=set(range(7, 30)))
-    with pytest.raises(CascadeError, match=r"newest checkpoint written outside such a streak is .*step_000006"):
+    with pytest.raises(CascadeError, match=r"newest checkpoint written outside such a streak is .*step_000006; "
+                                           r"lower optim.lr and --resume"):
         fit(task, toy_config(max_steps=20, checkpoint_every=1, max_nan_steps=5), tmp_path / "run")
     assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [5, 6]
     assert load_latest(tmp_path / "run").state["nan_in_row"] == 0
