@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -193,12 +194,15 @@ class CascadePipeline:
 
         from cascade.vocabulary import PromptVocabularyWarning
 
+        level, frame = 2, sys._getframe(1)  # point the warning at the caller's line, outside this module
+        while frame is not None and frame.f_code.co_filename == __file__:
+            frame, level = frame.f_back, level + 1
         for p in dict.fromkeys(prompts):
             unknown = self.unknown_words(p)
             if unknown:
                 warnings.warn(f"these weights never saw {', '.join(repr(w) for w in unknown)} in training; the "
                               f"render may ignore {'it' if len(unknown) == 1 else 'them'} (prompt {p!r})",
-                              PromptVocabularyWarning, stacklevel=3)
+                              PromptVocabularyWarning, stacklevel=level)
 
     def video_stages(self) -> list[str]:
         """Names of the stages whose output is a video, in run order (what a contact sheet shows)."""
