@@ -47,6 +47,19 @@ def _existing_parent(path: Path) -> Path | None:
 
 
 @contextlib.contextmanager
+def _write_errors_said(path: Path, *, every_os_error: bool) -> Iterator[None]:
+    """A full disk (or, with every_os_error, any OS error) while writing `path` becomes one sentence."""
+    try:
+        yield
+    except CascadeError:
+        raise
+    except Exception as e:
+        if disk_full(e) or (every_os_error and (isinstance(e, OSError) or type(e).__name__ == "SafetensorError")):
+            raise write_failed(e, path) from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else remove it."""
     path = Path(path)
@@ -55,14 +68,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
-        try:
+        with _write_errors_said(path, every_os_error=True):
             yield tmp
-        except CascadeError:
-            raise
-        except Exception as e:
-            if isinstance(e, OSError) or type(e).__name__ == "SafetensorError":
-                raise write_failed(e, path) from None
-            raise
         try:
             if tmp.exists():  # mkstemp makes 0600 files; give the result the usual umask-based mode
                 os.chmod(tmp, 0o666 & ~_umask())
@@ -106,14 +113,8 @@ def atomic_dir(path: str | Path, *, ours: Callable[[str], bool] = lambda name: F
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        try:
+        with _write_errors_said(path, every_os_error=False):
             yield tmp
-        except CascadeError:
-            raise
-        except Exception as e:
-            if disk_full(e):
-                raise write_failed(e, path) from None
-            raise
         if path.is_dir():
             foreign = foreign_entries(path, lambda rel: (tmp / rel).exists() or ours(rel.name))
             if foreign:

@@ -40,8 +40,32 @@ class GeneratedWorldSuite:
     combos: list[tuple]
     fd_name: str
 
+    held_out: list[tuple]  # the combinations never trained on
+
     def score(self, results, targets) -> dict:
         return attribute_accuracy(results, targets, self.attributes)
+
+    def file_cases(self, prompts: list[str], seeds: int) -> list[dict]:
+        """Cases for the user's own prompts: the target is what the prompt parser reads (None when it reads none)."""
+        held = set(self.held_out)
+        cases = []
+        for s in range(seeds):
+            for p in prompts:
+                parsed = self.parse_prompt(p)
+                target = tuple(parsed[a] for a in self.attributes) if parsed else None
+                cases.append({"prompt": p, "target": target, "seed_group": s, "template": "file",
+                              "split": None if target is None else ("held_out" if target in held else "trained")})
+        return cases
+
+    def groups(self, rows: list[dict]) -> dict[str, list[dict]]:
+        """The report's groups every world has: trained and held-out combinations, seen and unseen wordings."""
+        return {"overall": rows,
+                "trained": [r for r in rows if r["split"] == "trained"],
+                "held_out": [r for r in rows if r["split"] == "held_out"],
+                "seen_template": [r for r in rows if r["template"] == "seen"],
+                "unseen_sentence": [r for r in rows if r["template"] == "unseen_sentence"],
+                "unseen_template": [r for r in rows if r["template"] == "unseen"],
+                "held_out_unseen_template": [r for r in rows if r["split"] == "held_out" and r["template"] == "unseen"]}
 
     def preview_metrics(self, prompts: list[str], video) -> dict[str, float]:
         """Per-attribute probe accuracy of a training preview over the prompts the probe can read."""

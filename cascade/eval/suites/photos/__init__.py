@@ -48,7 +48,7 @@ def parse_prompt(prompt: str) -> dict[str, str] | None:
 class PhotosSuite(GeneratedWorldSuite):
     name = "photos"
     attributes = ATTRIBUTES
-    combos = ALL_COMBOS
+    combos, held_out = ALL_COMBOS, HELD_OUT
     fd_name = "Frechet Photo-video Distance over fixed colour, edge, motion and thumbnail statistics (not FVD)"
 
     def cases(self, seeds: int) -> list[dict]:
@@ -70,26 +70,8 @@ class PhotosSuite(GeneratedWorldSuite):
                           "split": split, "template": "unseen_sentence"})
         return cases
 
-    def file_cases(self, prompts: list[str], seeds: int) -> list[dict]:
-        held = set(HELD_OUT)
-        cases = []
-        for s in range(seeds):
-            for p in prompts:
-                parsed = parse_prompt(p)
-                target = (parsed["subject"], parsed["motion"]) if parsed else None
-                cases.append({"prompt": p, "target": target, "seed_group": s, "template": "file",
-                              "split": None if target is None else ("held_out" if target in held else "trained")})
-        return cases
-
     def groups(self, rows: list[dict]) -> dict[str, list[dict]]:
-        groups = {"overall": rows,
-                  "trained": [r for r in rows if r["split"] == "trained"],
-                  "held_out": [r for r in rows if r["split"] == "held_out"],
-                  "seen_template": [r for r in rows if r["template"] == "seen"],
-                  "unseen_sentence": [r for r in rows if r["template"] == "unseen_sentence"],
-                  "unseen_template": [r for r in rows if r["template"] == "unseen"],
-                  "held_out_unseen_template": [r for r in rows
-                                               if r["split"] == "held_out" and r["template"] == "unseen"]}
+        groups = super().groups(rows)
         for motion in MOTIONS:
             groups[f"motion_{motion}"] = [r for r in rows if r["target"] is not None and r["target"][1] == motion]
         return groups

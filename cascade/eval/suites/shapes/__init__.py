@@ -27,7 +27,7 @@ CANONICAL = "a {colour} {shape} moving {motion}"
 class ShapesSuite(GeneratedWorldSuite):
     name = "shapes"
     attributes = ATTRIBUTES
-    combos = ALL_COMBOS
+    combos, held_out = ALL_COMBOS, HELD_OUT
     fd_name = "Frechet Shapes-video Distance (not FVD; see cascade/eval/suites/shapes/features.py)"
     _net = None
 
@@ -51,26 +51,8 @@ class ShapesSuite(GeneratedWorldSuite):
                           "seed_group": seeds + 1, "split": split, "template": "unseen_sentence"})
         return cases
 
-    def file_cases(self, prompts: list[str], seeds: int) -> list[dict]:
-        held = set(HELD_OUT)
-        cases = []
-        for s in range(seeds):
-            for p in prompts:
-                parsed = parse_prompt(p)
-                target = tuple(parsed[a] for a in ATTRIBUTES) if parsed else None
-                cases.append({"prompt": p, "target": target, "seed_group": s, "template": "file",
-                              "split": None if target is None else ("held_out" if target in held else "trained")})
-        return cases
-
     def groups(self, rows: list[dict]) -> dict[str, list[dict]]:
-        groups = {"overall": rows,
-                  "trained": [r for r in rows if r["split"] == "trained"],
-                  "held_out": [r for r in rows if r["split"] == "held_out"],
-                  "seen_template": [r for r in rows if r["template"] == "seen"],
-                  "unseen_sentence": [r for r in rows if r["template"] == "unseen_sentence"],
-                  "unseen_template": [r for r in rows if r["template"] == "unseen"],
-                  "held_out_unseen_template": [r for r in rows
-                                               if r["split"] == "held_out" and r["template"] == "unseen"]}
+        groups = super().groups(rows)
         for word in dict.fromkeys(r["shape_word"] for r in rows if r.get("shape_word")):  # each held-out name
             groups[f"unseen_word_{word}"] = [r for r in rows if r.get("shape_word") == word]
         return groups
