@@ -18,7 +18,8 @@ import torch
 
 from cascade.data.shapes import ALL_COMBOS, HELD_OUT
 from cascade.data.shapes_dataset import frames_to_tensor
-from cascade.eval.suites.shapes.features import clip_features, frechet_distance, load_feature_net
+from cascade.eval.metrics import frechet_distance
+from cascade.eval.suites.shapes.features import clip_features, load_feature_net
 from cascade.eval.metrics import psnr
 from cascade.eval.suites.shapes.probe import analyze_batch, score
 from cascade.eval.run import CANONICAL, clip_quality, real_clips

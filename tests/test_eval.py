@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from cascade.eval.suites.shapes.features import ASSET, frechet_distance
+from cascade.eval.metrics import frechet_distance
+from cascade.eval.suites.shapes.features import ASSET
 from cascade.eval.run import contact_sheet
 from cascade.eval.suites import get_suite
 

@@ -66,7 +66,3 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     m = sqrt_a @ cb @ sqrt_a
     tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt)
-
-
-if __name__ == "__main__":  # python -m cascade.eval.suites.shapes.features: retrain the shipped asset
-    print(train_feature_net())

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from cascade.data.shapes import ALL_COMBOS, COLOURS, MOTIONS, SHAPES
-from cascade.eval.metrics import frechet_distance  # noqa: F401  (re-exported for the suite)
 
 ASSET = Path(__file__).parent / "assets" / "shapes_features.safetensors"
 INPUT = (16, 32, 32)  # frames, height, width the network sees
@@ -104,3 +103,6 @@ def clip_features(net: ShapesFeatureNet, videos: torch.Tensor, batch: int = 64) 
     """(N, 3, F, H, W) in [-1, 1] -> (N, 64) float64 features."""
     return np.concatenate([net.features(videos[i:i + batch].float()).double().numpy()
                            for i in range(0, len(videos), batch)])
+
+if __name__ == "__main__":  # python -m cascade.eval.suites.shapes.features: retrain the shipped asset
+    print(train_feature_net())
