@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import multiprocessing
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from cascade.data.photos import (HELD_OUT, HELD_OUT_SUBJECT_WORDS, HELD_OUT_TEMPLATES, MOTIONS, SUBJECT_WORDS,
                                  SUBJECTS, TRAIN_COMBOS, TRAIN_TEMPLATES, caption, indexed_params,
                                  indexed_subject_word, render_params)
-from cascade.errors import CascadeError
-from cascade.io_utils import atomic_dir
-
-log = logging.getLogger(__name__)
-PARALLEL_FROM = 64  # clips; fewer are written in this process
+from cascade.data.world import write_world_dataset
 
 
 def _write_clip(job: tuple[str, int, int, int, float, int]) -> dict:
@@ -60,39 +48,10 @@ def sources() -> dict:
 
 def write_photos_dataset(out_dir: str | Path, num_clips: int, *, frames: int = 16, size: int = 64, fps: float = 8.0,
                          seed: int = 0, progress: bool = True, workers: int | None = None) -> dict:
-    """Write `num_clips` training clips (held-out combos excluded) to out_dir; returns a summary dict.
-
-    The folder appears only when complete (built beside it, then renamed). `workers` encode in parallel
-    (default: up to 2 processes when there are at least PARALLEL_FROM clips).
-    """
-    if num_clips < 1:
-        raise CascadeError(f"num_clips must be at least 1, got {num_clips}")
-    if seed < 0:
-        raise CascadeError(f"the photos data seed must be >= 0, got {seed}")
-    if size % 2:  # H.264 yuv420p would pad it by a row and a column, and meta.json would not say the truth
-        raise CascadeError(f"the clip size must be even for H.264 mp4s, got {size}; use {size + 1} or {size - 1}")
-    out_dir = Path(out_dir)
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if num_clips >= PARALLEL_FROM else 1
-    start = time.perf_counter()
-    with atomic_dir(out_dir) as tmp:
-        (tmp / "clips").mkdir()
-        jobs = [(str(tmp), i, frames, size, fps, seed) for i in range(num_clips)]
-        bar = dict(total=num_clips, desc="photos clips", unit="clip", disable=not progress)
-        if workers > 1:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                records = list(tqdm(pool.map(_write_clip, jobs, chunksize=16), **bar))
-        else:
-            records = [_write_clip(j) for j in tqdm(jobs, **bar)]
-        (tmp / "captions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        (tmp / "held_out.json").write_text(json.dumps(held_out_manifest(), indent=1))
-        meta = {"dataset": "cascade photos", "num_clips": num_clips, "frames": frames, "size": size, "fps": fps,
-                "seed": seed, "subjects": list(SUBJECTS), "motions": list(MOTIONS),
-                "train_combinations": len(TRAIN_COMBOS), "held_out_combinations": len(HELD_OUT),
-                "subject_words": {s: list(w) for s, w in SUBJECT_WORDS.items()}, "sources": sources()}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
-    seconds = time.perf_counter() - start
-    log.info("wrote %d photos clips (%d frames, %dx%d, %g fps) to %s in %.1f s", num_clips, frames, size, size,
-             fps, out_dir, seconds)
-    return {"out_dir": str(out_dir), "clips": num_clips, "frames": frames, "size": size, "fps": fps, "seed": seed,
-            "held_out": len(HELD_OUT), "seconds": round(seconds, 2)}
+    """Write `num_clips` training clips (held-out combos excluded) to out_dir (cascade.data.world); returns a
+    summary dict."""
+    meta = {"subjects": list(SUBJECTS), "motions": list(MOTIONS), "train_combinations": len(TRAIN_COMBOS),
+            "held_out_combinations": len(HELD_OUT), "subject_words": {s: list(w) for s, w in SUBJECT_WORDS.items()},
+            "sources": sources()}
+    return write_world_dataset("photos", _write_clip, out_dir, num_clips, frames=frames, size=size, fps=fps,
+                               seed=seed, progress=progress, workers=workers, held_out=held_out_manifest(), meta=meta)

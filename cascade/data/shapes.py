@@ -173,14 +173,13 @@ def indexed_params(seed: int, index: int, *, combos: list[tuple[str, str, str]] 
                    fps: float = 8.0) -> tuple[ClipParams, int]:
     """Clip `index` of a data set: a pure function of (seed, index), shared by the in-memory and on-disk sets.
 
-    Combos are balanced: each block of len(combos) consecutive indices holds every combo once, in an order
-    drawn from (seed, block). Returns the clip's parameters and which caption template it uses.
+    Combos are balanced (cascade.data.world.indexed_combo). Returns the clip's parameters and which caption
+    template it uses.
     """
-    combos = TRAIN_COMBOS if combos is None else list(combos)
-    block, pos = divmod(index, len(combos))
-    order = np.random.default_rng([seed, block, 1]).permutation(len(combos))
-    rng = np.random.default_rng([seed, index, 0])
-    p = sample_params(rng, [combos[order[pos]]], duration=max(frames / fps, REFERENCE_SECONDS))
+    from cascade.data.world import indexed_combo
+
+    combo, rng = indexed_combo(seed, index, TRAIN_COMBOS if combos is None else list(combos))
+    p = sample_params(rng, [combo], duration=max(frames / fps, REFERENCE_SECONDS))
     return p, int(rng.integers(num_templates))
 
 

@@ -45,6 +45,13 @@ class GeneratedWorldSuite:
     def score(self, results, targets) -> dict:
         return attribute_accuracy(results, targets, self.attributes)
 
+    def seen_cases(self, seeds: int, prompt_of) -> list[dict]:
+        """Every combination `seeds` times in the training wording `prompt_of(combo)` (template "seen")."""
+        held = set(self.held_out)
+        return [{"prompt": prompt_of(combo), "target": combo, "seed_group": s,
+                 "split": "held_out" if combo in held else "trained", "template": "seen"}
+                for s in range(seeds) for combo in self.combos]
+
     def file_cases(self, prompts: list[str], seeds: int) -> list[dict]:
         """Cases for the user's own prompts: the target is what the prompt parser reads (None when it reads none)."""
         held = set(self.held_out)

@@ -33,11 +33,7 @@ class ShapesSuite(GeneratedWorldSuite):
 
     def cases(self, seeds: int) -> list[dict]:
         held = set(HELD_OUT)
-        cases = []
-        for s in range(seeds):
-            for combo in ALL_COMBOS:
-                cases.append({"prompt": caption(*combo, CANONICAL), "target": combo, "seed_group": s,
-                              "split": "held_out" if combo in held else "trained", "template": "seen"})
+        cases = self.seen_cases(seeds, lambda combo: caption(*combo, CANONICAL))
         for i, combo in enumerate(ALL_COMBOS):
             # motion varies fastest in ALL_COMBOS: the i // 4 shift lets every template meet every motion
             template = HELD_OUT_TEMPLATES[(i + i // 4) % len(HELD_OUT_TEMPLATES)]
