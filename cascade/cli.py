@@ -74,12 +74,11 @@ def plan_outputs(prompts: list[str], out: Path, fmt: Optional[Format], *, as_dir
     """One prompt: `out` is a file. Several (or `as_dir`, for a name typed with a trailing /): `out` is a directory
     with one file per prompt; a file name there (the default out.mp4, or clips.gif) stands for the directory of its
     stem and the container of its suffix."""
-    from cascade.video_io import check_writable
+    from cascade.video_io import check_writable, refuse_special_file
 
     if out.is_symlink():  # write the file the link points to; the link stays a link
         out = out.resolve()
-    if out.exists() and not (out.is_file() or out.is_dir()):
-        raise CascadeError(f"{out} is a device or special file, not a regular file; give a file name such as out.mp4")
+    refuse_special_file(out)  # before a --format suffix turns /dev/full into /dev/full.mp4
     suffix = out.suffix.lower()
     if fmt is not None and suffix in (".mp4", ".gif") and suffix != f".{fmt.value}":
         raise CascadeError(f"--format {fmt.value} disagrees with -o {out}; drop one of them")

@@ -33,7 +33,8 @@ def disk_full(e: BaseException) -> bool:
 def write_failed(e: BaseException, path: Path, what: str = "") -> CascadeError:
     """One sentence for a write of `path` that failed (a full disk, a device that takes no data): what, how much room
     is left, and that nothing was replaced."""
-    free = shutil.disk_usage(_existing_parent(path)).free if _existing_parent(path) else 0
+    parent = _existing_parent(path)
+    free = shutil.disk_usage(parent).free if parent else 0
     reason = (f"no space left on the device ({free / 2**20:.1f} MB free)" if disk_full(e)
               else (getattr(e, "strerror", None) or str(e)))
     return CascadeError(f"writing {what or path} failed: {reason}; nothing was replaced ({path} is as it was)")

@@ -75,6 +75,7 @@ class CascadePipeline:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.last_timings: dict[str, float] = {}
+        self._known: tuple[list, set[str]] | None = None  # (the manifest's vocabulary, the words known with it)
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -177,10 +178,12 @@ class CascadePipeline:
         vocabulary = self.manifest.get("vocabulary")
         if not vocabulary:
             return None
-        known = set(vocabulary)
-        for st in self.stages.values():
-            known |= set(getattr(st, "known_words", lambda: ())())
-        return known
+        if self._known is None or self._known[0] is not vocabulary:  # once per manifest, not once per prompt
+            known = set(vocabulary)
+            for st in self.stages.values():
+                known |= set(getattr(st, "known_words", lambda: ())())
+            self._known = (vocabulary, known)
+        return self._known[1]
 
     def unknown_words(self, prompt: str) -> list[str]:
         """The prompt's content words these weights never saw in training (empty without a recorded vocabulary)."""

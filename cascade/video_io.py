@@ -50,11 +50,16 @@ def _check_frames_dir_target(path: Path) -> None:
         raise CascadeError(f"{path} is an existing file; give a directory name or a .mp4/.gif file name")
 
 
+def refuse_special_file(path: Path) -> None:
+    """One sentence for an output path that exists and is neither a file nor a folder (/dev/full, a FIFO)."""
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise CascadeError(f"{path} is a device or special file, not a regular file; give a file name such as out.mp4")
+
+
 def check_writable(path: str | Path) -> None:
     """Raise one sentence if `path` cannot be written as a video, before any compute is spent; leaves nothing."""
     path = Path(path)
-    if path.exists() and not (path.is_file() or path.is_dir()):
-        raise CascadeError(f"{path} is a device or special file, not a regular file; give a file name such as out.mp4")
+    refuse_special_file(path)
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES and path.is_dir():
         raise CascadeError(f"{path} is an existing directory; give a file name such as {path / 'out.mp4'}")

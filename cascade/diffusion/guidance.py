@@ -97,8 +97,7 @@ class KnownFrames:
     def __init__(self, inner, denoiser, known: torch.Tensor, known_mask: torch.Tensor,
                  generator: torch.Generator | None = None):
         self.inner, self.denoiser, self.generator = inner, denoiser, generator
-        self.known = known.float()
-        self.mask = (known_mask if known_mask.dtype == torch.bool else known_mask > 0.5).expand_as(known)
+        self.known, self.mask = known.float(), bool_mask(known_mask, known)
 
     def __call__(self, x, t, step):
         gen_device = self.generator.device if self.generator is not None else x.device
@@ -116,8 +115,7 @@ class ReconstructionGuided:
         if weight <= 0:
             raise ValueError(f"the reconstruction guidance weight must be positive, got {weight}")
         self.inner, self.denoiser, self.weight = inner, denoiser, weight
-        self.known = known.float()
-        self.mask = (known_mask if known_mask.dtype == torch.bool else known_mask > 0.5).expand_as(known)
+        self.known, self.mask = known.float(), bool_mask(known_mask, known)
 
     def __call__(self, x, t, step):
         known, mask = self.known.to(x.device), self.mask.to(x.device)
@@ -128,6 +126,11 @@ class ReconstructionGuided:
         alpha, _ = self.denoiser.schedule.alpha_sigma(t)
         alpha = alpha.to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
         return x0.detach() - (self.weight / 2) * alpha * torch.where(mask, torch.zeros_like(grad), grad)
+
+
+def bool_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A known-frame mask as bool, broadcast to `like` (B, C, F, H, W)."""
+    return (mask if mask.dtype == torch.bool else mask > 0.5).expand_as(like)
 
 
 def batch_kwargs(readings: list[dict], b: int) -> dict:

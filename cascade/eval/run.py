@@ -50,7 +50,7 @@ def read_prompts_file(path: Path) -> list[str]:
     if not prompts:
         raise CascadeError(f"prompts file {path} holds no prompts (one per line)")
     try:
-        return check_prompts(prompts) if len(prompts) <= 1 else [check_prompts(p)[0] for p in prompts]
+        return [check_prompts(p)[0] for p in prompts]  # each alone: a file may hold more than one call takes
     except CascadeError as e:
         raise CascadeError(f"prompts file {path}: {e}") from None
 
