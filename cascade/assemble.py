@@ -67,7 +67,8 @@ def load_stage(source: str | Path, name: str):
     cfg_path = Path(source) / "config.json"
     if not cfg_path.is_file():
         raise CascadeError(f"{cfg_path} is missing; export the stage first (cascade export RUN --stage-dir DIR)")
-    return get_stage_class(stage_type_of(source)).from_pretrained(source)
+    # a folder whose config.json names no type (a diffusers model folder) takes the node's type
+    return get_stage_class(stage_type_of(source) or node_type(name)).from_pretrained(source)
 
 
 def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: dict | None = None) -> Path:
@@ -82,6 +83,8 @@ def assemble(out: str | Path, stage_dirs: dict[str, str | Path], *, manifest: di
                 stage = fitted_preset(name, source.split(":", 1)[1], last_video)
         else:
             stage = load_stage(source, name)
+            if last_video is not None and callable(getattr(stage, "fit_input", None)):
+                stage = stage.fit_input(last_video)  # a stage placed by its input (an autoencoder: encode or decode)
         stages[name] = stage
         if isinstance(stage.output_spec, VideoSpec):
             last_video = stage.output_spec

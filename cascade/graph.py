@@ -164,11 +164,11 @@ def spec_mismatch(expected: Spec, produced: Spec) -> tuple[str, str] | None:
         names = {"video": "a video", "text": "a text embedding", "prompt": "prompt strings"}
         return names[expected.kind], names[produced.kind]
     if isinstance(expected, VideoSpec):
-        checks = [
+        checks = [  # space first: pixels where latents belong differ in size and channels too, for that reason
+            (("space",), lambda s: f"{s.space}-space video"),
             (("frames", "fps"), lambda s: f"{s.frames} frames at {s.fps:g} fps"),
             (("height", "width"), lambda s: f"{s.height}x{s.width} frames"),
             (("channels",), lambda s: f"{s.channels} channels"),
-            (("space",), lambda s: f"{s.space}-space video"),
         ]
     elif isinstance(expected, TextSpec):
         checks = [
