@@ -112,24 +112,36 @@ class DiffusionStage(BaseStage):
 
     cond_channels: int = 0  # extra input channels concatenated to the noisy video
     uses_aug_level: bool = False
+    spatial_pretrained: bool = False  # the network's spatial layers came from a trained image model
 
     def __init__(self, config: DiffusionStageConfig):
         super().__init__(config)
         from cascade.diffusion import Denoiser, NoiseSchedule, make_scheduler_config
+
+        try:  # the network checks how its fields fit together (mixer name, heads per width, levels)
+            self.network = self.build_network(config)
+        except ValueError as e:
+            raise CascadeError(f"{config.type} network settings do not fit together: {e}") from None
+        self.schedule_config = make_scheduler_config(config.schedule, config.num_train_timesteps, config.prediction)
+        self.denoiser = Denoiser(self.network, NoiseSchedule(self.schedule_config), prediction=config.prediction)
+
+    def build_network(self, config: DiffusionStageConfig) -> torch.nn.Module:
+        """The SpaceTimeUNet `config.network` describes (a stage with other network kinds overrides this)."""
         from cascade.nn import SpaceTimeUNet
 
         out = config.output_spec()
         net = config.network.model_dump()
         net["channel_mults"] = tuple(net["channel_mults"])
         net["attention_levels"] = tuple(net["attention_levels"])
-        try:  # the network checks how its fields fit together (mixer name, heads per width, levels)
-            self.network = SpaceTimeUNet(in_channels=out.channels, cond_channels=self.cond_channels,
-                                         out_channels=out.channels, text_dim=config.text.dim if config.text else 384,
-                                         use_text=config.text is not None, use_aug_level=self.uses_aug_level, **net)
-        except ValueError as e:
-            raise CascadeError(f"{config.type} network settings do not fit together: {e}") from None
-        self.schedule_config = make_scheduler_config(config.schedule, config.num_train_timesteps, config.prediction)
-        self.denoiser = Denoiser(self.network, NoiseSchedule(self.schedule_config), prediction=config.prediction)
+        return SpaceTimeUNet(in_channels=out.channels, cond_channels=self.cond_channels, out_channels=out.channels,
+                             text_dim=config.text.dim if config.text else 384, use_text=config.text is not None,
+                             use_aug_level=self.uses_aug_level, **net)
+
+    @property
+    def freezes_untrained_weights(self) -> bool:
+        """Whether `freeze_spatial` would freeze spatial weights nothing has trained (a network made from a seed, not
+        grown from an image model); training refuses that unless it starts from a stage folder (init_from)."""
+        return self.config.network.freeze_spatial and not self.spatial_pretrained
 
     # -- conditioning -------------------------------------------------------------------------
     def conditioning(self, inputs: Mapping[str, Any], generator=None) -> Conditioning:

@@ -181,11 +181,23 @@ def parse_config(config_class: type[BaseModel], data: Any, *, source: str) -> Ba
         return config_class.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        field = _field_path(err["loc"], data) or "(top level)"
         if err["type"] == "extra_forbidden":
             raise CascadeError(f"{source}: unknown field '{field}' for {config_class.__name__}; "
                                f"check its spelling") from None
         raise CascadeError(f"{source}: field '{field}' is invalid: {err['msg']}") from None
+
+
+def _field_path(loc: tuple, data: Any) -> str:
+    """The dotted path of a validation error's field; the tag pydantic adds to the location of a field that takes one
+    of several section kinds (`network.kind`) is no key of the input, so it is left out."""
+    parts, node = [], data
+    for i, p in enumerate(loc):
+        if i < len(loc) - 1 and isinstance(node, dict) and p not in node:
+            continue
+        parts.append(str(p))
+        node = node.get(p) if isinstance(node, dict) else None
+    return ".".join(parts)
 
 
 def check_payload(spec: Spec, payload: Payload, where: str) -> None:
@@ -229,7 +241,11 @@ def make_stage_config(stage_class: type, preset: str, overrides: dict | None = N
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
+    """`over` merged into `base` section by section; a section naming another `kind` replaces the base's whole."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        old = out.get(k)
+        if isinstance(v, dict) and isinstance(old, dict) and v.get("kind", old.get("kind")) == old.get("kind"):
+            v = _deep_merge(old, v)
+        out[k] = v
     return out

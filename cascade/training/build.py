@@ -45,6 +45,11 @@ def build_task(train_config, *, preset: str | None = None, source: str | None = 
     stage = stage_cls(stage_cfg)
     if train_config.init_from:
         init_weights(stage, Path(train_config.init_from))
+    elif getattr(stage, "freezes_untrained_weights", False):
+        raise CascadeError(f"{where}model.network.freeze_spatial trains only the temporal layers, but this "
+                           f"{stage_cfg.type} network's spatial weights are a random init; start from trained ones "
+                           f"(init_from: a stage folder, or network.pretrained_unet2d: an image model) or set "
+                           f"freeze_spatial: false")
     needs = stage.training_upstream() if hasattr(stage, "training_upstream") else {}
     upstream = {name: frozen_stage_for(spec) for name, spec in needs.items()}
     task = stage.train_task(train_config.data, upstream, preview_prompts=train_config.preview_prompts,

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from cascade.diffusion_stage import DiffusionStageConfig, SamplingConfig
+from cascade.diffusion_stage import DiffusionStageConfig, NetworkConfig, SamplingConfig
+from cascade.nn.unet_motion import MotionNetworkConfig
 from cascade.types import TextSpec, VideoSpec
+
+
+def _network_kind(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind or "space_time_unet"  # a network section without a kind is a SpaceTimeUNet's
+
+
+# network.kind picks the backbone: a SpaceTimeUNet trained from a seed (no kind), or "unet_motion", a diffusers
+# UNetMotionModel grown from an image UNet2DConditionModel (cascade/nn/unet_motion.py)
+BaseNetworkConfig = Annotated[Union[Annotated[NetworkConfig, Tag("space_time_unet")],
+                                    Annotated[MotionNetworkConfig, Tag("unet_motion")]],
+                              Discriminator(_network_kind, custom_error_type="network_kind",
+                                            custom_error_message="kind must be 'unet_motion', or left out for a "
+                                                                 "SpaceTimeUNet")]
 
 
 class BaseVideoConfig(DiffusionStageConfig):
     type: Literal["base_video"] = "base_video"
     text: TextSpec = TextSpec(length=16, dim=384)
+    network: BaseNetworkConfig = NetworkConfig()
     frames: int = Field(default=8, gt=0)
     height: int = 32
     width: int = 32

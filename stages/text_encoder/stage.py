@@ -31,12 +31,32 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
+def load_text_model(path: Path):
+    """The text encoder in a local transformers folder: the model itself (BERT, MiniLM, CLIPTextModel), the text tower
+    of a two-tower model (a full CLIPModel folder), or the encoder of an encoder-decoder (T5)."""
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
+
+    config = AutoConfig.from_pretrained(str(path))
+    tower = getattr(config, "text_config", None)
+    if tower is None:
+        model = AutoModel.from_pretrained(str(path), config=config)
+    else:  # the text tower's own class, from the same weights; the other tower's tensors are left unread
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # transformers lists every unread tensor of the other tower
+        try:
+            model = AutoModel.from_pretrained(str(path), config=tower)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    return model.get_encoder() if getattr(config, "is_encoder_decoder", False) else model
+
+
 class TextEncoderStage(BaseStage):
     config_class = TextEncoderConfig
 
     def __init__(self, config: TextEncoderConfig):
         super().__init__(config)
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
@@ -44,7 +64,7 @@ class TextEncoderStage(BaseStage):
         path = resolve_model_path(config.model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-            self.network = AutoModel.from_pretrained(str(path)).eval().requires_grad_(False)
+            self.network = load_text_model(path).eval().requires_grad_(False)
         except (OSError, ValueError) as e:
             raise CascadeError(f"could not load the text encoder from {path} ({e}); it must be a local "
                                f"transformers model folder") from None
@@ -52,6 +72,10 @@ class TextEncoderStage(BaseStage):
         if hidden != config.dim:
             raise CascadeError(f"text encoder at {path} is {hidden} wide but its config says dim={config.dim}; "
                                f"set dim to {hidden}")
+        positions = getattr(self.network.config, "max_position_embeddings", None)
+        if positions is not None and config.max_length > positions:
+            raise CascadeError(f"text encoder at {path} reads at most {positions} tokens but its config says "
+                               f"max_length={config.max_length}; set max_length to {positions} or less")
         self.lexicon = load_lexicon(config.lexicon) if config.lexicon else None
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._warned: set[str] = set()
