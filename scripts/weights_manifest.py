@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from cascade.data.shapes import (HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, SHAPE_WORDS, TRAIN_TEMPLATES,
-                                 training_captions)
+from cascade.data.shapes import (COLOUR_WORDS, DIRECTION_WORDS, HELD_OUT, HELD_OUT_COLOUR_WORDS,
+                                 HELD_OUT_DIRECTION_WORDS, HELD_OUT_MOTION_VERBS, HELD_OUT_SHAPE_WORDS,
+                                 HELD_OUT_TEMPLATES, MOTION_VERBS, SHAPE_WORDS, TRAIN_TEMPLATES, training_captions)
 from cascade.vocabulary import caption_vocabulary
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
@@ -39,7 +40,13 @@ print(json.dumps({
     "data": {"kind": "shapes", "description": "procedural shapes: 6 colours x 3 shapes x 4 motions on a dark background"},
     "held_out": {"combinations": [list(c) for c in HELD_OUT], "templates": HELD_OUT_TEMPLATES,
                  "shape_words": {s: list(w) for s, w in HELD_OUT_SHAPE_WORDS.items()},
-                 "train_templates": TRAIN_TEMPLATES, "train_shape_words": {s: list(w) for s, w in SHAPE_WORDS.items()}},
+                 "train_templates": TRAIN_TEMPLATES, "train_shape_words": {s: list(w) for s, w in SHAPE_WORDS.items()},
+                 "colour_words": {k: list(v) for k, v in HELD_OUT_COLOUR_WORDS.items()},
+                 "direction_words": {k: list(v) for k, v in HELD_OUT_DIRECTION_WORDS.items()},
+                 "motion_verbs": {k: list(v) for k, v in HELD_OUT_MOTION_VERBS.items()},
+                 "train_colour_words": {k: list(v) for k, v in COLOUR_WORDS.items()},
+                 "train_direction_words": {k: list(v) for k, v in DIRECTION_WORDS.items()},
+                 "train_motion_verbs": {k: list(v) for k, v in MOTION_VERBS.items()}},
     "training": training,
     "vocabulary": caption_vocabulary(training_captions()),
 }, indent=2))

@@ -36,7 +36,9 @@ def test_shapes_suite_covers_every_combo_seen_and_unseen_wordings():
     from cascade.data.shapes import ALL_COMBOS, HELD_OUT, TRAIN_TEMPLATES
 
     cases = get_suite("shapes").cases(seeds=2)
-    assert len(cases) == 72 * 4
+    # 72 combinations x (2 seen + unseen + unseen_sentence), plus the unseen-wording groups: colour words and all
+    # three at once for the 48 combinations whose colour has held-out words, direction and verb for all 72
+    assert len(cases) == 72 * 4 + 48 + 72 + 72 + 48
     seen = [c for c in cases if c["template"] == "seen"]
     unseen = [c for c in cases if c["template"] == "unseen"]
     assert {c["target"] for c in seen} == set(ALL_COMBOS) == {c["target"] for c in unseen}

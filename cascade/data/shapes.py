@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 
@@ -71,22 +74,97 @@ HELD_OUT_TEMPLATES: list[str] = [
     "one {colour} {shape_syn2} gliding {adverb}",
 ]
 
+# How else people say a colour, a direction or a motion, read off WordNet by scripts/build_lexicon.py: colour nouns
+# under each colour's synset (ruby -> red), direction adverbs by the direction their gloss names (westward -> left),
+# motion verbs under rise/ascend (up) and descend (down), and everyday motion verbs that say how, not where
+# ("glide"). A fixed third of each class is held out of training: `cascade eval --suite shapes` asks for them.
+WORDINGS: dict = json.loads((Path(__file__).parent / "shapes_wordings.json").read_text(encoding="utf-8"))
+COLOUR_WORDS: dict[str, tuple[str, ...]] = {c: tuple(WORDINGS["colour"][c]["train"]) for c in COLOURS}
+HELD_OUT_COLOUR_WORDS: dict[str, tuple[str, ...]] = {c: tuple(WORDINGS["colour"][c]["held_out"]) for c in COLOURS}
+DIRECTION_WORDS: dict[str, tuple[str, ...]] = {m: tuple(WORDINGS["direction"][m]["train"]) for m in MOTIONS}
+HELD_OUT_DIRECTION_WORDS: dict[str, tuple[str, ...]] = {m: tuple(WORDINGS["direction"][m]["held_out"])
+                                                        for m in MOTIONS}
+# "up"/"down": verbs that say where (rise, plummet); "how": verbs that say how and are told where (glide, drift)
+MOTION_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v["train"]) for k, v in WORDINGS["motion_verb"].items()}
+HELD_OUT_MOTION_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v["held_out"]) for k, v in WORDINGS["motion_verb"].items()}
+
+
+def ing_form(verb: str) -> str:
+    """The present participle of a (possibly multi-word) verb: plummet -> plummeting, drop -> dropping,
+    skydive -> skydiving, go up -> going up."""
+    head, _, rest = verb.partition(" ")
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgklmnprt]", head):  # one syllable ending consonant-vowel-consonant
+        head += head[-1]
+    elif re.search(r"[^aeioy]e$", head):
+        head = head[:-1]
+    return head + "ing" + (f" {rest}" if rest else "")
+
+
+ING: dict[str, str] = {v: ing_form(v) for table in (MOTION_VERBS, HELD_OUT_MOTION_VERBS) for vs in table.values()
+                       for v in vs}
+# Captions that say the motion with a verb of either kind, in the wordings above
+WORDING_TEMPLATES: list[str] = [
+    "a {colour} {shape} {verbing} {dirword}",
+    "the {colour} {shape} is {verbing} {dirword}",
+    "{colour} {shape} {verbing} {dirword}",
+]
+
 SIZE_RANGE = (0.28, 0.40)  # object side / frame side
 SPEED_RANGE = (0.20, 0.25)  # frame sides per second: 40-50% of the frame over a 2 s clip
 REFERENCE_SECONDS = 2.0  # 16 frames at 8 fps == 8 frames at 4 fps
 SUPERSAMPLE = 4
 
 
+def direction_phrases(motion: str) -> tuple[str, ...]:
+    """The training's ways of saying where: the templates' own ("to the left", "leftward") and DIRECTION_WORDS."""
+    return tuple(dict.fromkeys((_DIRECTION[motion], _ADVERB[motion], *DIRECTION_WORDS[motion])))
+
+
 def training_captions() -> list[str]:
-    """Every caption the shapes training data can show (training combinations, templates and shape names)."""
-    return [caption(c, s, m, t, w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES for w in SHAPE_WORDS[s]]
+    """Every caption the shapes training data can show with the canonical colour and motion words (training
+    combinations, templates and shape names), then one per training wording of a colour, a direction or a verb."""
+    out = [caption(c, s, m, t, w) for c, s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES for w in SHAPE_WORDS[s]]
+    for colour, shape, motion in TRAIN_COMBOS:
+        out += [caption(colour, shape, motion, TRAIN_TEMPLATES[0], colour_word=w) for w in COLOUR_WORDS[colour]]
+        for kind in ("how", motion):
+            for verb in MOTION_VERBS.get(kind, ()):
+                for d in direction_phrases(motion):
+                    out.append(caption(colour, shape, motion, WORDING_TEMPLATES[0], verb=verb, dirword=d))
+    return out
 
 
-def caption(colour: str, shape: str, motion: str, template: str, shape_word: str | None = None) -> str:
+def caption(colour: str, shape: str, motion: str, template: str, shape_word: str | None = None, *,
+            colour_word: str | None = None, verb: str = "move", dirword: str | None = None) -> str:
     """Fill a caption template, e.g. caption("red", "circle", "up", "a {colour} {shape} moves {direction}");
-    `shape_word` names the shape in {shape} (default: the shape itself)."""
-    return template.format(colour=colour, shape=shape_word or shape, motion=motion, direction=_DIRECTION[motion],
-                           adverb=_ADVERB[motion], shape_syn=_SHAPE_SYN[shape], shape_syn2=_SHAPE_SYN2[shape])
+    `shape_word` names the shape in {shape} (default: the shape itself), `colour_word` the colour in {colour};
+    {verbing} is `verb`'s present participle and {dirword} `dirword` (default: "to the left", "upward"; "" says
+    no direction, for a verb that says it)."""
+    text = template.format(colour=colour_word or colour, shape=shape_word or shape, motion=motion,
+                           direction=_DIRECTION[motion], adverb=_ADVERB[motion], shape_syn=_SHAPE_SYN[shape],
+                           shape_syn2=_SHAPE_SYN2[shape], verbing=ing_form(verb),
+                           dirword=_DIRECTION[motion] if dirword is None else dirword)
+    return re.sub(r"\b([Aa]) (?=[aeiou])", r"\1n ", " ".join(text.split()))  # "an aqua square"
+
+
+def indexed_wording(seed: int, index: int, colour: str, motion: str, *, varied: bool = True) -> dict:
+    """How clip `index` of a data set says its colour and motion: a pure function of (seed, index), drawn from its
+    own stream. The canonical colour word half the time, else another of COLOUR_WORDS; the clip's own template
+    half the time, else a WORDING_TEMPLATES caption with a verb: for up and down, half of those a verb that says
+    where (rise, plunge) and no direction, else a verb that says how (glide) and a direction phrase. {} when not
+    `varied` (the canonical words and the clip's template)."""
+    if not varied:
+        return {}
+    rng = np.random.default_rng([seed, index, 3])
+    pick = lambda words: words[int(rng.integers(len(words)))]  # noqa: E731
+    out = {"colour_word": colour if rng.random() < 0.5 else pick(COLOUR_WORDS[colour][1:] or (colour,))}
+    if rng.random() < 0.5:
+        return out
+    out["template"] = pick(WORDING_TEMPLATES)
+    if motion in MOTION_VERBS and rng.random() < 0.5:
+        out.update(verb=pick(MOTION_VERBS[motion]), dirword="")
+    else:
+        out.update(verb=pick(("move",) + MOTION_VERBS["how"]), dirword=pick(direction_phrases(motion)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def _shapes(data, spec: VideoSpec, needs_text: bool):
     from cascade.data.shapes_dataset import ShapesDataset
 
     return ShapesDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed,
-                         varied_words=data.shape_words == "varied")
+                         varied_words=data.shape_words == "varied", varied_wordings=data.wordings == "varied")
 
 
 @register_source("photos")

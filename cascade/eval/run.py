@@ -119,7 +119,7 @@ def evaluate(weights: str | Path, *, out_dir: str | Path, suite: str = "shapes",
         report["fsd"] = the_suite.frechet(finals, final_spec)
     report["per_stage"] = per_stage_metrics(pipe, the_suite, stage_clips, steps=steps, guidance=guidance)
     report["shown"] = _show(the_suite, rows, picked_frames, picks, pipe, out_dir)
-    keys = ("prompt", "target", "split", "template", "shape_word", "seed", "unknown_words")
+    keys = ("prompt", "target", "split", "template", "shape_word", "wording", "seed", "unknown_words")
     report["prompts_with_unknown_words"] = sum(bool(r["unknown_words"]) for r in rows)
     report["cases_detail"] = [{k: r[k] for k in keys if k in r}
                               | {"final": _short(the_suite, r["final"]), "base": _short(the_suite, r["base"])}

@@ -17,16 +17,18 @@ from pathlib import Path
 
 from cascade.errors import CascadeError
 
-PACKAGED = {"wordnet-shapes": Path(__file__).parent / "lexicons" / "wordnet-shapes.json"}
+PACKAGED = {name: Path(__file__).parent / "lexicons" / f"{name}.json" for name in ("wordnet-shapes", "wordnet")}
 
 
 class Lexicon:
-    """{word: gloss}; `expand` appends " (word: gloss)" for each lexicon word or phrase a prompt contains, in order of
-    first appearance, longest phrase first, case-insensitive, whole words only."""
+    """{word: gloss} and {inflected form: word}; `expand` appends " (word: gloss)" for each lexicon word, phrase or
+    form a prompt contains ("plummeting" is glossed as "plummet"), in order of first appearance, longest phrase
+    first, case-insensitive, whole words only."""
 
-    def __init__(self, entries: dict[str, str]):
+    def __init__(self, entries: dict[str, str], forms: dict[str, str] | None = None):
         self.entries = {k.lower(): v for k, v in entries.items()}
-        words = sorted(self.entries, key=lambda k: -len(k))  # "square shape" before "square"
+        self.forms = {k.lower(): v.lower() for k, v in (forms or {}).items() if v.lower() in self.entries}
+        words = sorted(set(self.entries) | set(self.forms), key=lambda k: -len(k))  # "square shape" before "square"
         self._pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b") if words else None
 
     def names_in(self, prompt: str) -> list[str]:
@@ -35,8 +37,13 @@ class Lexicon:
             return []
         return list(dict.fromkeys(m.group(1) for m in self._pattern.finditer(prompt.lower())))
 
+    def gloss(self, name: str) -> str:
+        """The gloss of a lexicon word or of one of its forms."""
+        name = name.lower()
+        return self.entries[self.forms.get(name, name)]
+
     def expand(self, prompt: str) -> str:
-        return prompt + "".join(f" ({w}: {self.entries[w]})" for w in self.names_in(prompt))
+        return prompt + "".join(f" ({w}: {self.gloss(w)})" for w in self.names_in(prompt))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -44,7 +51,8 @@ class Lexicon:
 
 @lru_cache(maxsize=8)
 def load_lexicon(name: str) -> Lexicon:
-    """A packaged lexicon by name (wordnet-shapes) or a JSON file: {"entries": {word: gloss}} or {word: gloss}."""
+    """A packaged lexicon by name (wordnet-shapes, wordnet) or a JSON file: {"entries": {word: gloss}, "forms":
+    {inflected form: word}} (forms optional) or {word: gloss}."""
     path = PACKAGED.get(name) or Path(name).expanduser()
     if not path.is_file():
         raise CascadeError(f"lexicon '{name}' is neither a packaged lexicon ({', '.join(PACKAGED)}) nor a JSON "
@@ -57,4 +65,7 @@ def load_lexicon(name: str) -> Lexicon:
     if not isinstance(entries, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip()
                                                 for k, v in entries.items()):
         raise CascadeError(f"lexicon {path} must map words to glosses ({{\"entries\": {{word: gloss}}}})")
-    return Lexicon(entries)
+    forms = data.get("forms", {}) if "entries" in data else {}
+    if not isinstance(forms, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in forms.items()):
+        raise CascadeError(f"lexicon {path}: forms must map inflected forms to words ({{\"forms\": {{form: word}}}})")
+    return Lexicon(entries, forms)

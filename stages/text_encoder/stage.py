@@ -105,7 +105,9 @@ class TextEncoderStage(BaseStage):
 
     def known_words(self) -> set[str]:
         """The words of the lexicon's names: a prompt may name them though no training caption did."""
-        return {w for name in (self.lexicon.entries if self.lexicon else ()) for w in name.split()}
+        if self.lexicon is None:
+            return set()
+        return {w for name in (*self.lexicon.entries, *self.lexicon.forms) for w in name.split()}
 
     def expand(self, prompts: list[str]) -> list[str]:
         """The prompts as the encoder reads them: with the lexicon's glosses after each (they follow the prompt, so a

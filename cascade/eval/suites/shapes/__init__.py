@@ -15,13 +15,45 @@ import re
 import numpy as np
 import torch
 
-from cascade.data.shapes import ALL_COMBOS, HELD_OUT, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, caption, render_clips
+from cascade.data.shapes import (ALL_COMBOS, HELD_OUT, HELD_OUT_COLOUR_WORDS, HELD_OUT_DIRECTION_WORDS,
+                                 HELD_OUT_MOTION_VERBS, HELD_OUT_SHAPE_WORDS, HELD_OUT_TEMPLATES, caption, render_clips)
 from cascade.data.shapes_dataset import frames_to_tensor
 from cascade.eval.suites.base import GeneratedWorldSuite
 from cascade.eval.suites.shapes.probe import ATTRIBUTES, analyze_clip
 from cascade.eval.suites.shapes.prompts import parse_prompt
 
 CANONICAL = "a {colour} {shape} moving {motion}"
+WORDING = "a {colour} {shape} {verbing} {dirword}"
+WORDING_GROUPS = ("unseen_colour_word", "unseen_direction_phrase", "unseen_motion_verb", "unseen_all_three")
+
+
+def wording_cases(seeds: int) -> list[dict]:
+    """Each combination once per WORDING_GROUPS group, its held-out words taken in turn (the i-th combination of a
+    colour or a motion takes that class's i-th word, wrapping round)."""
+    held, cases = set(HELD_OUT), []
+    for i, combo in enumerate(ALL_COMBOS):
+        colour, shape, motion = combo
+        colours, directions = HELD_OUT_COLOUR_WORDS[colour], HELD_OUT_DIRECTION_WORDS[motion]
+        colour_word = colours[i % len(colours)] if colours else None
+        direction = directions[i % len(directions)]
+        verbs = HELD_OUT_MOTION_VERBS[motion if motion in HELD_OUT_MOTION_VERBS else "how"]
+        verb = verbs[i % len(verbs)]
+        says_where = motion in HELD_OUT_MOTION_VERBS  # plummeting needs no direction; gliding does
+        prompts = {
+            "unseen_colour_word": caption(*combo, CANONICAL, colour_word=colour_word) if colour_word else None,
+            "unseen_direction_phrase": caption(*combo, WORDING, dirword=direction),
+            "unseen_motion_verb": caption(*combo, WORDING, verb=verb, dirword="" if says_where else None),
+            "unseen_all_three": caption(*combo, WORDING, colour_word=colour_word, verb=verb, dirword=direction)
+            if colour_word else None,
+        }
+        words = {"unseen_colour_word": colour_word, "unseen_direction_phrase": direction,
+                 "unseen_motion_verb": verb, "unseen_all_three": f"{colour_word} / {verb} / {direction}"}
+        for g, (group, prompt) in enumerate(prompts.items()):
+            if prompt is not None:
+                cases.append({"prompt": prompt, "target": combo, "seed_group": seeds + 2 + g,
+                              "split": "held_out" if combo in held else "trained", "template": group,
+                              "wording": words[group]})
+    return cases
 
 
 class ShapesSuite(GeneratedWorldSuite):
@@ -45,12 +77,14 @@ class ShapesSuite(GeneratedWorldSuite):
             # the same new sentence with the shape's own name ("a blue square sliding to the right")
             cases.append({"prompt": caption(*combo, re.sub(r"\{shape_syn2?\}", "{shape}", template)), "target": combo,
                           "seed_group": seeds + 1, "split": split, "template": "unseen_sentence"})
-        return cases
+        return cases + wording_cases(seeds)
 
     def groups(self, rows: list[dict]) -> dict[str, list[dict]]:
         groups = super().groups(rows)
         for word in dict.fromkeys(r["shape_word"] for r in rows if r.get("shape_word")):  # each held-out name
             groups[f"unseen_word_{word}"] = [r for r in rows if r.get("shape_word") == word]
+        for group in WORDING_GROUPS:
+            groups[group] = [r for r in rows if r["template"] == group]
         return groups
 
     def analyze(self, frames: np.ndarray) -> dict:

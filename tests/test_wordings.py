@@ -1,0 +1,101 @@
+"""Colours, directions and motions in other words: the WordNet lexicon, the training captions that use its words,
+and the evaluation's held-out wordings."""
+
+import re
+
+import pytest
+
+from cascade.data.shapes import (ALL_COMBOS, COLOUR_WORDS, COLOURS, DIRECTION_WORDS, HELD_OUT_COLOUR_WORDS,
+                                 HELD_OUT_DIRECTION_WORDS, HELD_OUT_MOTION_VERBS, ING, MOTION_VERBS, MOTIONS,
+                                 caption)
+from cascade.data.shapes_dataset import ShapesDataset
+from stages.text_encoder.lexicon import load_lexicon
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower())) + " "
+
+
+def test_held_out_words_are_disjoint_from_training_and_world_names_always_train():
+    for train, held, names in ((COLOUR_WORDS, HELD_OUT_COLOUR_WORDS, COLOURS), (DIRECTION_WORDS,
+                                HELD_OUT_DIRECTION_WORDS, MOTIONS), (MOTION_VERBS, HELD_OUT_MOTION_VERBS, ())):
+        every_train = {w for ws in train.values() for w in ws}
+        every_held = {w for ws in held.values() for w in ws}
+        assert every_held and not every_train & every_held
+        for name in names:
+            assert name in train[name] and name not in every_held
+    # a third of each class stays out (rounded up), so each direction and each colour with synonyms has one
+    assert all(HELD_OUT_DIRECTION_WORDS[m] for m in MOTIONS)
+    assert all(HELD_OUT_COLOUR_WORDS[c] for c in ("red", "green", "blue", "yellow"))
+    assert set(MOTION_VERBS) == {"up", "down", "how"}
+
+
+def test_training_captions_vary_the_wording_and_never_use_a_held_out_word():
+    varied = ShapesDataset(600, frames=4, size=16, fps=2.0, varied_wordings=True)
+    plain = ShapesDataset(600, frames=4, size=16, fps=2.0)
+    held = ([w for ws in HELD_OUT_COLOUR_WORDS.values() for w in ws] + [w for ws in HELD_OUT_DIRECTION_WORDS.values()
+            for w in ws] + [ING.get(v, v) for ws in HELD_OUT_MOTION_VERBS.values() for v in ws])
+    changed = 0
+    for i in range(600):
+        a, b = varied[i], plain[i]
+        assert (a["colour"], a["shape"], a["motion"]) == (b["colour"], b["shape"], b["motion"])
+        assert (a["video"] == b["video"]).all()  # the wording never changes the clip (nor other stages' data)
+        text = _words(a["caption"])
+        assert not [w for w in held if f" {w} " in text], a["caption"]
+        changed += a["caption"] != b["caption"]
+    assert changed > 300  # half the colours and half the motions are said in other words
+
+
+def test_lexicon_glosses_colours_directions_and_inflected_motion_verbs():
+    lex = load_lexicon("wordnet")
+    assert "red" in lex.gloss("vermilion") and "blue" in lex.gloss("cerulean")
+    assert "drop sharply" in lex.gloss("plummeting") and lex.gloss("plummeting") == lex.gloss("plummet")
+    assert "rise" in lex.gloss("soared") and lex.gloss("sank") == lex.gloss("sink")  # an irregular form
+    assert lex.gloss("westward") == "toward the west"
+    # a shape is a shape before it is a verb, and the shapes lexicon is a part of this one
+    shapes = load_lexicon("wordnet-shapes")
+    assert all(lex.entries[w] == g for w, g in shapes.entries.items())
+    assert lex.expand("a ruby wedge plummeting") == (
+        f"a ruby wedge plummeting (ruby: {lex.gloss('ruby')}) (wedge: {shapes.entries['wedge']}) "
+        f"(plummeting: {lex.gloss('plummet')})")
+    every = [w for table in (COLOUR_WORDS, HELD_OUT_COLOUR_WORDS, DIRECTION_WORDS, HELD_OUT_DIRECTION_WORDS,
+                             MOTION_VERBS, HELD_OUT_MOTION_VERBS) for ws in table.values() for w in ws]
+    assert all(lex.names_in(w) for w in every)  # each wording word reaches the encoder with its gloss
+    assert all(lex.names_in(ING[v]) for ws in MOTION_VERBS.values() for v in ws)
+
+
+def test_shipped_text_encoder_counts_inflected_forms_as_known_words():
+    from stages.text_encoder.presets import PRESETS
+    from stages.text_encoder.stage import TextEncoderStage
+
+    known = TextEncoderStage(PRESETS["default"]).known_words()
+    assert {"plummeting", "cerulean", "westwards", "soaring"} <= known
+
+
+def test_unseen_wording_cases_name_a_held_out_word_of_their_target():
+    from cascade.eval.suites.shapes import WORDING_GROUPS, wording_cases
+
+    cases = wording_cases(seeds=2)
+    count = {g: sum(c["template"] == g for c in cases) for g in WORDING_GROUPS}
+    assert count == {"unseen_colour_word": 48, "unseen_direction_phrase": 72, "unseen_motion_verb": 72,
+                     "unseen_all_three": 48}
+    assert {c["target"] for c in cases if c["template"] == "unseen_direction_phrase"} == set(ALL_COMBOS)
+    for c in cases:
+        colour, shape, motion = c["target"]
+        text = _words(c["prompt"])
+        if c["template"] in ("unseen_colour_word", "unseen_all_three"):
+            assert any(f" {w} " in text for w in HELD_OUT_COLOUR_WORDS[colour]) and c["prompt"][:2 + len(colour)] != (
+                f"a {colour}")
+        if c["template"] in ("unseen_direction_phrase", "unseen_all_three"):
+            assert any(f" {w} " in text for w in HELD_OUT_DIRECTION_WORDS[motion])
+        if c["template"] in ("unseen_motion_verb", "unseen_all_three"):
+            verbs = HELD_OUT_MOTION_VERBS[motion if motion in ("up", "down") else "how"]
+            assert any(f" {ING[v]} " in text for v in verbs)
+        if c["template"] == "unseen_motion_verb" and motion in ("up", "down"):  # the verb alone says where
+            assert c["prompt"] in {f"a {colour} {shape} {ING[v]}" for v in HELD_OUT_MOTION_VERBS[motion]}
+
+
+@pytest.mark.parametrize("verb, ing", [("plummet", "plummeting"), ("drop", "dropping"), ("skydive", "skydiving"),
+                                       ("go up", "going up"), ("glide", "gliding")])
+def test_present_participles(verb, ing):
+    assert caption("red", "circle", "down", "a {colour} {shape} {verbing}", verb=verb) == f"a red circle {ing}"
