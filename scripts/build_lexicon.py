@@ -15,7 +15,7 @@ Lexicons (stages/text_encoder/lexicons/, each {"entries": {word: gloss}, "forms"
 The text_encoder stage appends the gloss of each lexicon word a prompt contains before encoding
 (stages/text_encoder/lexicon.py), so a word no training caption used reaches the base stage in words it knows.
 
-The shapes world's wordings (cascade/data/shapes_wordings.json): which lexicon words name one of the world's six
+The wordings (cascade/data/wordings.json, read by cascade/data/wordings.py): which lexicon words name one of six
 colours, four directions, or an upward/downward motion, read off WordNet's structure, and which of them stay out of
 training (a fixed third of each class, by sha256 of the word; the world's own names always train, "move up" too):
   - a colour word belongs to the nearest of the six colour synsets above it (ruby -> red, teal -> green);
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from cascade.io_utils import atomic_write_text  # noqa: E402
 
 LEXICONS = ROOT / "stages" / "text_encoder" / "lexicons"
-WORDINGS = ROOT / "cascade" / "data" / "shapes_wordings.json"
+WORDINGS = ROOT / "cascade" / "data" / "wordings.json"
 
 CHROMATIC = "04959672"  # noun: chromatic color, a color that has hue
 COLOUR_SYNSETS = {"red": "04962784", "green": "04967191", "blue": "04968895", "yellow": "04965661",

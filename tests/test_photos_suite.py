@@ -17,14 +17,22 @@ def test_suite_cases_cover_every_combo_in_seen_and_unseen_wordings_and_parse_bac
     from cascade.data.photos import ALL_COMBOS, HELD_OUT, HELD_OUT_SUBJECT_WORDS
 
     cases = SUITE.cases(seeds=2)
-    assert len(cases) == 2 * len(ALL_COMBOS) + 2 * len(ALL_COMBOS)
+    # seen twice, unseen and unseen_sentence once each; the 48 pans once more per unseen-wording group
+    assert len(cases) == 2 * len(ALL_COMBOS) + 2 * len(ALL_COMBOS) + 2 * 48
     groups = SUITE.groups(cases)
-    assert len(groups["held_out"]) == 4 * len(HELD_OUT) and len(groups["unseen_template"]) == len(ALL_COMBOS)
+    from cascade.data.photos import PAN_WAY
+
+    held_pans = sum(c[1] in PAN_WAY for c in HELD_OUT)
+    assert len(groups["held_out"]) == 4 * len(HELD_OUT) + 2 * held_pans
+    assert len(groups["unseen_template"]) == len(ALL_COMBOS)
+    assert len(groups["unseen_direction_phrase"]) == len(groups["unseen_motion_verb"]) == 48
     unseen_names = {w for ws in HELD_OUT_SUBJECT_WORDS.values() for w in ws}
     assert all(c["subject_word"] in unseen_names for c in cases if c["template"] == "unseen")
     from cascade.eval.suites.photos import parse_prompt
 
-    for c in cases:  # the file-prompt parser reads every suite prompt as its target
+    for c in cases:  # the file-prompt parser reads every suite prompt in the world's own words as its target
+        if c["template"].startswith("unseen_") and c["template"] != "unseen_sentence":
+            continue
         got = parse_prompt(c["prompt"])
         assert got is not None and (got["subject"], got["motion"]) == tuple(c["target"]), c["prompt"]
     assert parse_prompt("a red circle moving left") is None

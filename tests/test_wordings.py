@@ -99,3 +99,28 @@ def test_unseen_wording_cases_name_a_held_out_word_of_their_target():
                                        ("go up", "going up"), ("glide", "gliding")])
 def test_present_participles(verb, ing):
     assert caption("red", "circle", "down", "a {colour} {shape} {verbing}", verb=verb) == f"a red circle {ing}"
+
+
+def test_photos_pans_in_other_words_never_use_a_held_out_word_nor_the_worlds_camera_words():
+    from cascade.data.photos import HELD_OUT_PAN_VERBS, PAN_VERBS, PAN_WAY
+    from cascade.data.photos_dataset import PhotosDataset
+    from cascade.eval.suites.photos import wording_cases
+
+    assert not {v for vs in (*PAN_VERBS.values(), *HELD_OUT_PAN_VERBS.values()) for v in vs} & {"pan", "zoom"}
+    varied = PhotosDataset(300, frames=2, size=16, fps=1.0, varied_wordings=True)
+    plain = PhotosDataset(300, frames=2, size=16, fps=1.0)
+    held = [w for ws in HELD_OUT_DIRECTION_WORDS.values() for w in ws] + [
+        ING[v] for ws in HELD_OUT_PAN_VERBS.values() for v in ws]
+    changed = 0
+    for i in range(300):
+        a, b = varied.item(*varied.params(i)[:1], varied.templates[varied.params(i)[1]], i), \
+            plain.item(*plain.params(i)[:1], plain.templates[plain.params(i)[1]], i)
+        assert (a["subject"], a["motion"]) == (b["subject"], b["motion"])
+        assert not [w for w in held if f" {w} " in _words(a["caption"])], a["caption"]
+        changed += a["caption"] != b["caption"]
+        if a["motion"] not in PAN_WAY:
+            assert a["caption"] == b["caption"]  # zooms and stills keep their wording
+    assert changed > 50
+    cases = wording_cases(seeds=1)
+    assert len(cases) == 2 * 48 and all(c["target"][1] in PAN_WAY for c in cases)
+    assert all(c["wording"] in c["prompt"] or ING[c["wording"]] in c["prompt"] for c in cases)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cascade.data.wordings import DIRECTION_WORDS, HELD_OUT_MOTION_VERBS, MOTION_VERBS, ing_form
 from cascade.errors import CascadeError
 
 
@@ -162,6 +163,23 @@ HELD_OUT_TEMPLATES: list[str] = [
     "{subject} filmed while the camera {verb} it",
 ]
 
+# A pan said in other words (cascade.data.wordings): a verb that says how and a direction ("the camera glides
+# westward across a cat"), or, up and down, a verb that says where ("the camera rising over a cat").
+PAN_WAY: dict[str, str] = {"pan_left": "left", "pan_right": "right", "pan_up": "up", "pan_down": "down"}
+WORDING_TEMPLATES: list[str] = [
+    "the camera {verbing} {dirword} across {subject}",
+    "{subject}, the camera {verbing} {dirword}",
+    "a shot {verbing} {dirword} over {subject}",
+]
+
+# the verbs of those: never one that is a word of this world's own camera phrases ("zoom" would be a zoom, "pan" is
+# the training's own verb)
+_OWN = {w for words in _PHRASES.values() for phrase in words.values() for w in phrase.split()} | {"pan", "zoom"}
+PAN_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v for v in vs if not set(v.split()) & _OWN)
+                                         for k, vs in MOTION_VERBS.items()}
+HELD_OUT_PAN_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v for v in vs if not set(v.split()) & _OWN)
+                                                  for k, vs in HELD_OUT_MOTION_VERBS.items()}
+
 REFERENCE_SECONDS = 2.0  # 16 frames at 8 fps == 8 frames at 4 fps
 PAN_WINDOW = (0.45, 0.65)  # window side / the photo's usable short side
 PAN_SPEED = (0.18, 0.28)  # window sides per second: 36-56% of the frame over 2 s
@@ -175,15 +193,37 @@ MIN_LEVEL_SIDE = 8  # the mip pyramid stops at this many pixels
 FRAME_CHUNK_SAMPLES = 1 << 21  # supersamples rendered at once (bounds memory for long, large clips)
 
 
-def caption(subject: str, motion: str, template: str, subject_word: str | None = None) -> str:
+def caption(subject: str, motion: str, template: str, subject_word: str | None = None, *, verb: str = "pan",
+            dirword: str | None = None) -> str:
     """Fill a caption template, e.g. caption("cat", "zoom_in", "{gerund} {subject}") == "zooming in on a ginger
-    cat"; `subject_word` names the subject (default: its canonical name)."""
+    cat"; `subject_word` names the subject (default: its canonical name). In a WORDING_TEMPLATES caption of a pan,
+    {verbing} is `verb`'s present participle and {dirword} `dirword` (default: the pan's way, "left")."""
     if subject not in SUBJECTS:
         raise CascadeError(f"unknown photo subject {subject!r}; choose one of {', '.join(SUBJECTS)}")
     if motion not in MOTIONS:
         raise CascadeError(f"unknown camera motion {motion!r}; choose one of {', '.join(MOTIONS)}")
-    return template.format(subject=subject_word or SUBJECT_WORDS[subject][0],
-                           **{field: words[motion] for field, words in _PHRASES.items()})
+    text = template.format(subject=subject_word or SUBJECT_WORDS[subject][0],
+                           **{field: words[motion] for field, words in _PHRASES.items()}, verbing=ing_form(verb),
+                           dirword=PAN_WAY.get(motion, "") if dirword is None else dirword)
+    return " ".join(text.split()).replace(" ,", ",")
+
+
+def indexed_wording(seed: int, index: int, motion: str, *, varied: bool = True) -> dict:
+    """How clip `index` of a data set says its pan: a pure function of (seed, index), from its own stream. Half the
+    pans a WORDING_TEMPLATES caption: for up and down, half of those with a verb that says where (rise, descend)
+    and no direction, else with a verb that says how (pan, glide) and a training direction (left, westward).
+    {} for the other half, for zooms and stills, and when not `varied` (the clip's own template)."""
+    if not varied or motion not in PAN_WAY:
+        return {}
+    rng = np.random.default_rng([seed, index, 3])
+    if rng.random() < 0.5:
+        return {}
+    pick = lambda words: words[int(rng.integers(len(words)))]  # noqa: E731
+    way = PAN_WAY[motion]
+    out = {"template": pick(WORDING_TEMPLATES)}
+    if way in PAN_VERBS and rng.random() < 0.5:
+        return out | {"verb": pick(PAN_VERBS[way]), "dirword": ""}
+    return out | {"verb": pick(("pan",) + PAN_VERBS["how"]), "dirword": pick(DIRECTION_WORDS[way])}
 
 
 @lru_cache(maxsize=None)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from cascade.data.generated import GeneratedClips
 from cascade.data.photos import (HELD_OUT, TRAIN_COMBOS, TRAIN_TEMPLATES, PhotoClipParams, caption, indexed_params,
-                                 indexed_subject_word, render_params)
+                                 indexed_subject_word, indexed_wording, render_params)
 
 
 class PhotosDataset(GeneratedClips):
     """In-memory photos data for training (GeneratedClips). Captions name the subject by one of SUBJECT_WORDS when
-    `varied_words` (half the time the canonical name), else always by the canonical name."""
+    `varied_words` (half the time the canonical name), else always by the canonical name; with `varied_wordings`
+    pans are also said in other words (cascade.data.photos.indexed_wording)."""
+
+    def __init__(self, *args, varied_wordings: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.varied_wordings = varied_wordings
 
     world = "photos"
     train_combos, held_out_combos, train_templates = TRAIN_COMBOS, HELD_OUT, TRAIN_TEMPLATES
@@ -23,4 +28,7 @@ class PhotosDataset(GeneratedClips):
 
     def item(self, p: PhotoClipParams, template: str, index: int) -> dict:
         word = indexed_subject_word(self.seed, index, p.subject, varied=self.varied_words)
-        return {"caption": caption(p.subject, p.motion, template, word), "subject": p.subject, "motion": p.motion}
+        wording = indexed_wording(self.seed, index, p.motion, varied=self.varied_wordings)
+        template = wording.pop("template", template)
+        return {"caption": caption(p.subject, p.motion, template, word, **wording), "subject": p.subject,
+                "motion": p.motion}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 
 import numpy as np
+
+from cascade.data.wordings import (COLOUR_WORDS, DIRECTION_WORDS, HELD_OUT_COLOUR_WORDS,  # noqa: F401 (re-exported)
+                                   HELD_OUT_DIRECTION_WORDS, HELD_OUT_MOTION_VERBS, ING, MOTION_VERBS, ing_form)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -74,35 +75,7 @@ HELD_OUT_TEMPLATES: list[str] = [
     "one {colour} {shape_syn2} gliding {adverb}",
 ]
 
-# How else people say a colour, a direction or a motion, read off WordNet by scripts/build_lexicon.py: colour nouns
-# under each colour's synset (ruby -> red), direction adverbs by the direction their gloss names (westward -> left),
-# motion verbs under rise/ascend (up) and descend (down), and everyday motion verbs that say how, not where
-# ("glide"). A fixed third of each class is held out of training: `cascade eval --suite shapes` asks for them.
-WORDINGS: dict = json.loads((Path(__file__).parent / "shapes_wordings.json").read_text(encoding="utf-8"))
-COLOUR_WORDS: dict[str, tuple[str, ...]] = {c: tuple(WORDINGS["colour"][c]["train"]) for c in COLOURS}
-HELD_OUT_COLOUR_WORDS: dict[str, tuple[str, ...]] = {c: tuple(WORDINGS["colour"][c]["held_out"]) for c in COLOURS}
-DIRECTION_WORDS: dict[str, tuple[str, ...]] = {m: tuple(WORDINGS["direction"][m]["train"]) for m in MOTIONS}
-HELD_OUT_DIRECTION_WORDS: dict[str, tuple[str, ...]] = {m: tuple(WORDINGS["direction"][m]["held_out"])
-                                                        for m in MOTIONS}
-# "up"/"down": verbs that say where (rise, plummet); "how": verbs that say how and are told where (glide, drift)
-MOTION_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v["train"]) for k, v in WORDINGS["motion_verb"].items()}
-HELD_OUT_MOTION_VERBS: dict[str, tuple[str, ...]] = {k: tuple(v["held_out"]) for k, v in WORDINGS["motion_verb"].items()}
-
-
-def ing_form(verb: str) -> str:
-    """The present participle of a (possibly multi-word) verb: plummet -> plummeting, drop -> dropping,
-    skydive -> skydiving, go up -> going up."""
-    head, _, rest = verb.partition(" ")
-    if re.fullmatch(r"[^aeiou]*[aeiou][bdgklmnprt]", head):  # one syllable ending consonant-vowel-consonant
-        head += head[-1]
-    elif re.search(r"[^aeioy]e$", head):
-        head = head[:-1]
-    return head + "ing" + (f" {rest}" if rest else "")
-
-
-ING: dict[str, str] = {v: ing_form(v) for table in (MOTION_VERBS, HELD_OUT_MOTION_VERBS) for vs in table.values()
-                       for v in vs}
-# Captions that say the motion with a verb of either kind, in the wordings above
+# Captions that say the motion with a verb of either kind (cascade.data.wordings), in the wordings above
 WORDING_TEMPLATES: list[str] = [
     "a {colour} {shape} {verbing} {dirword}",
     "the {colour} {shape} is {verbing} {dirword}",

@@ -49,7 +49,7 @@ def _photos(data, spec: VideoSpec, needs_text: bool):
     from cascade.data.photos_dataset import PhotosDataset
 
     return PhotosDataset(data.num_clips, frames=spec.frames, size=spec.height, fps=spec.fps, seed=data.seed,
-                         varied_words=data.shape_words == "varied")
+                         varied_words=data.shape_words == "varied", varied_wordings=data.wordings == "varied")
 
 
 @register_source("folder")

@@ -22,7 +22,8 @@ class DataConfig(BaseModel):
     num_clips: int = Field(default=20000, gt=0)  # generated worlds: clips (a pure function of seed, index)
     # generated worlds: several names per shape or subject (training names only), or the canonical one only
     shape_words: Literal["varied", "canonical"] = "varied"
-    # the shapes world: colours, directions and motion verbs also said in other words (training wordings only)
+    # generated worlds: colours, directions and motion verbs (shapes), pans (photos) also said in other words
+    # (cascade.data.wordings; training wordings only)
     wordings: Literal["varied", "canonical"] = "canonical"
     seed: int = Field(default=0, ge=0)
     path: str | None = None  # folder: video files + captions.jsonl / CSV

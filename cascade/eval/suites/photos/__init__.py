@@ -7,6 +7,11 @@ Cases: every (subject, motion) combination `seeds` times with the training wordi
 (template "seen"), plus each combination once in a wording never used in training (HELD_OUT_TEMPLATES, rotating):
 with a subject name never used in training either (template "unseen", scored per name as "unseen_word_<name>"), and
 with the subject's own name (template "unseen_sentence"). Split into trained and held-out combinations.
+
+Pans in wordings never used in training (cascade.data.wordings, less this world's own camera words), each pan
+combination once per group: "unseen_direction_phrase" ("the camera panning westwards across a ginger cat") and
+"unseen_motion_verb" (up and down by a verb that says where, "the camera skyrocketing across a ginger cat"; left
+and right by a verb that says how, "the camera coasting left across a ginger cat").
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import re
 import numpy as np
 import torch
 
-from cascade.data.photos import (ALL_COMBOS, HELD_OUT, HELD_OUT_SUBJECT_WORDS, HELD_OUT_TEMPLATES, MOTIONS,
-                                 SUBJECT_WORDS, TRAIN_TEMPLATES, caption, clip_duration, render_params,
-                                 sample_params)
+from cascade.data.photos import (ALL_COMBOS, HELD_OUT, HELD_OUT_PAN_VERBS, HELD_OUT_SUBJECT_WORDS, HELD_OUT_TEMPLATES,
+                                 MOTIONS, PAN_WAY, SUBJECT_WORDS, TRAIN_TEMPLATES, WORDING_TEMPLATES, caption,
+                                 clip_duration, render_params, sample_params)
+from cascade.data.wordings import HELD_OUT_DIRECTION_WORDS
 from cascade.eval.suites.base import GeneratedWorldSuite
 from cascade.eval.suites.photos.probe import ATTRIBUTES, analyze_clip
 from cascade.video_ops import frames_to_tensor
@@ -45,6 +51,29 @@ def parse_prompt(prompt: str) -> dict[str, str] | None:
     return {"subject": subjects[0], "motion": motions[0]}
 
 
+WORDING_GROUPS = ("unseen_direction_phrase", "unseen_motion_verb")
+
+
+def wording_cases(seeds: int) -> list[dict]:
+    """Each pan combination once per WORDING_GROUPS group, its held-out words taken in turn."""
+    held, cases = set(HELD_OUT), []
+    pans = [c for c in ALL_COMBOS if c[1] in PAN_WAY]
+    for i, combo in enumerate(pans):
+        way = PAN_WAY[combo[1]]
+        directions = HELD_OUT_DIRECTION_WORDS[way]
+        verbs = HELD_OUT_PAN_VERBS[way if way in HELD_OUT_PAN_VERBS else "how"]
+        verb = verbs[i % len(verbs)]
+        template = WORDING_TEMPLATES[0]
+        for g, (group, prompt, word) in enumerate((
+                ("unseen_direction_phrase", caption(*combo, template, dirword=directions[i % len(directions)]),
+                 directions[i % len(directions)]),
+                ("unseen_motion_verb", caption(*combo, template, verb=verb,
+                                               dirword="" if way in HELD_OUT_PAN_VERBS else None), verb))):
+            cases.append({"prompt": prompt, "target": combo, "seed_group": seeds + 2 + g,
+                          "split": "held_out" if combo in held else "trained", "template": group, "wording": word})
+    return cases
+
+
 class PhotosSuite(GeneratedWorldSuite):
     name = "photos"
     attributes = ATTRIBUTES
@@ -64,12 +93,14 @@ class PhotosSuite(GeneratedWorldSuite):
                           "split": split, "template": "unseen", "subject_word": word})
             cases.append({"prompt": caption(*combo, template), "target": combo, "seed_group": seeds + 1,
                           "split": split, "template": "unseen_sentence"})
-        return cases
+        return cases + wording_cases(seeds)
 
     def groups(self, rows: list[dict]) -> dict[str, list[dict]]:
         groups = super().groups(rows)
         for motion in MOTIONS:
             groups[f"motion_{motion}"] = [r for r in rows if r["target"] is not None and r["target"][1] == motion]
+        for group in WORDING_GROUPS:
+            groups[group] = [r for r in rows if r["template"] == group]
         return groups
 
     def analyze(self, frames: np.ndarray) -> dict:
