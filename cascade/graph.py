@@ -176,6 +176,8 @@ def spec_mismatch(expected: Spec, produced: Spec) -> tuple[str, str] | None:
             (("length",), lambda s: f"{s.length}-token text embeddings"),
             (("lexicon",), lambda s: f"prompts expanded with the {s.lexicon} lexicon" if s.lexicon
              else "prompts encoded without a lexicon"),
+            (("model",), lambda s: f"text read by the encoder in {s.model}" if s.model
+             else "text read by the packaged all-MiniLM-L6-v2"),
         ]
     else:
         return None

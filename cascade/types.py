@@ -36,11 +36,13 @@ class TextSpec(BaseModel):
     length: int = Field(gt=0)
     dim: int = Field(gt=0)
     lexicon: str | None = None  # prompts expanded with this lexicon's glosses before encoding (None: as given)
+    model: str | None = None  # the encoder: a local transformers folder (None: the packaged all-MiniLM-L6-v2)
 
     kind: Literal["text"] = "text"
 
     def describe(self) -> str:
-        return f"{self.length} tokens x {self.dim} dims" + (f", {self.lexicon} lexicon" if self.lexicon else "")
+        return (f"{self.length} tokens x {self.dim} dims" + (f", {self.lexicon} lexicon" if self.lexicon else "")
+                + (f", encoder {self.model}" if self.model else ""))
 
 
 class PromptSpec(BaseModel):

@@ -229,3 +229,26 @@ def test_clip_text_folder_width_and_length_are_checked(clip_folders):
         TextEncoderStage(TextEncoderConfig(model=str(root / "text"), max_length=12))
     with pytest.raises(CascadeError, match="reads at most 32 tokens but its config says max_length=40"):
         TextEncoderStage(TextEncoderConfig(model=str(root / "full"), dim=CLIP_WIDTH, max_length=40))
+
+
+def test_training_encodes_captions_with_the_text_model_its_spec_names(clip_folders):
+    """A stage whose text spec names a local encoder (a CLIP text tower beside an image U-Net) trains on that
+    encoder's embeddings, and a cascade that feeds it another encoder's is refused."""
+    from cascade.graph import CascadeGraph
+    from cascade.registry import frozen_stage_for
+    from cascade.types import TextSpec
+    from stages.base_video.presets import PRESETS as BASE
+    from stages.text_encoder.presets import PRESETS as TEXT
+
+    root = clip_folders[0]
+    spec = TextSpec(length=16, dim=CLIP_WIDTH, model=str(root / "text"))
+    encoder = frozen_stage_for(spec)
+    assert type(encoder.network).__name__ == "CLIPTextModel" and encoder.output_spec == spec
+    assert TextEncoderConfig(model=str(root / "text"), dim=CLIP_WIDTH, max_length=16).output_spec() == spec
+    assert TEXT["default"].output_spec().model is None  # the packaged MiniLM is named by no folder
+    graph = CascadeGraph.from_dict({"nodes": {"text": {"type": "text_encoder"}, "base": {"type": "base_video"}},
+                                    "edges": [{"from": "text", "to": "base", "input": "text"}], "output": "base"})
+    base = BASE["tiny"].model_copy(update={"text": spec})
+    with pytest.raises(CascadeError, match="base expects") as e:
+        graph.build({"text": TEXT["tiny"].model_copy(update={"dim": CLIP_WIDTH, "max_length": 16}), "base": base})
+    assert "\n" not in str(e.value)

@@ -31,8 +31,10 @@ class TextEncoderConfig(StageConfig):
 
     @classmethod
     def from_spec(cls, spec: TextSpec) -> "TextEncoderConfig":
-        """The packaged encoder configured to make `spec` (what a text-conditioned stage's training encodes with)."""
-        return cls(max_length=spec.length, dim=spec.dim, lexicon=spec.lexicon)
+        """The encoder configured to make `spec` (what a text-conditioned stage's training encodes with): the
+        packaged MiniLM, or the local folder the spec names (a CLIP text encoder beside an image U-Net)."""
+        return cls(model=spec.model or PACKAGED_MINILM, max_length=spec.length, dim=spec.dim, lexicon=spec.lexicon)
 
     def output_spec(self) -> TextSpec:
-        return TextSpec(length=self.max_length, dim=self.dim, lexicon=self.lexicon)
+        return TextSpec(length=self.max_length, dim=self.dim, lexicon=self.lexicon,
+                        model=None if self.model == PACKAGED_MINILM else self.model)
