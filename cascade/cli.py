@@ -280,6 +280,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (under accelerate launch: ignored)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the config's seed."),
     dtype: str = typer.Option("auto", "--dtype", help="Mixed precision: auto (bf16 on GPU), float32, bfloat16, float16."),
+    latent_cache: Optional[Path] = typer.Option(None, "--latent-cache", help="Folder for a latent stage's encoded training clips (reused by runs on the same data and autoencoder).", show_default="RUN/latent_cache"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ):
@@ -326,7 +327,7 @@ def train(
 
             resolve_device(device)
         _, task = build_task(cfg, source=f"{config}{' with --set' if overrides else ''}",
-                             preview_metrics=_preview_metrics(cfg))
+                             preview_metrics=_preview_metrics(cfg), latent_cache=latent_cache or out / "latent_cache")
         created = not out.exists()
         kwargs = {"cpu": True} if device == "cpu" else {}
         trainer, finished = Trainer(task, cfg, out, accelerator_kwargs=kwargs, progress=not quiet), False

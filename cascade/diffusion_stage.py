@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.conditioning import Conditioning
 from cascade.errors import CascadeError
+from cascade.latent import LatentGeometry
 from cascade.stage import BaseStage, StageConfig
 from cascade.types import Spec, TextEmbedding, TextSpec, Video, VideoSpec
 
@@ -66,9 +67,10 @@ class DiffusionStageConfig(StageConfig):
     sampling: SamplingConfig = SamplingConfig()
 
 
-class ResamplingConfig(StageConfig):
+class ResamplingConfig(LatentGeometry):
     """A stage that maps one video to another by a factor (in time or space): its input video and the factor.
-    Shared by the learned super-resolution configs and their training-free baselines."""
+    Shared by the learned super-resolution configs and their training-free baselines. With `latent`, the fields
+    describe the pixel clips and the specs are their latents (cascade.latent)."""
 
     factor: int = Field(default=2, ge=2)
     frames: int = Field(default=16, gt=0)  # input frames
@@ -78,9 +80,23 @@ class ResamplingConfig(StageConfig):
     channels: int = Field(default=3, gt=0)
     space: Literal["pixel", "latent"] = "pixel"
 
-    def input_video_spec(self) -> VideoSpec:
+    def pixel_input_spec(self) -> VideoSpec:
         return VideoSpec(frames=self.frames, height=self.height, width=self.width, channels=self.channels,
-                         fps=self.fps, space=self.space)
+                         fps=self.fps, space=self.space if self.latent is None else "pixel")
+
+    def resampled(self, spec: VideoSpec) -> VideoSpec:
+        """The output video made from an input video of `spec` (more frames, or more pixels)."""
+        raise NotImplementedError
+
+    def input_video_spec(self) -> VideoSpec:
+        return self.in_space(self.pixel_input_spec())
+
+    def truth_spec(self) -> VideoSpec:
+        """The clips training data is made at (a latent stage's are encoded to its output spec)."""
+        return self.resampled(self.pixel_input_spec())
+
+    def output_spec(self) -> VideoSpec:
+        return self.in_space(self.truth_spec())
 
     def input_specs(self) -> dict[str, Spec]:
         return {"video": self.input_video_spec()}
@@ -161,7 +177,10 @@ class DiffusionStage(BaseStage):
     # -- training -----------------------------------------------------------------------------
     def training_upstream(self) -> dict[str, Spec]:
         """The frozen stages a training run needs, by the spec they must make (built through the registry)."""
-        return {"text": self.config.text} if self.config.text is not None else {}
+        needs = {"text": self.config.text} if self.config.text is not None else {}
+        if getattr(self.config, "latent", None) is not None:  # ground truth is encoded by the stage's autoencoder
+            needs["latent"] = self.config.encoder_folder(self.config.truth_spec())
+        return needs
 
     def train_task(self, data: Mapping[str, Any], upstream: Mapping[str, Any], **options):
         """The TrainTask the generic trainer runs for this stage (cascade.training.diffusion_task)."""
@@ -237,7 +256,7 @@ class DiffusionStage(BaseStage):
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         batch = _batch_size(inputs)
         x = self.sample_output(inputs, batch, generator=generator, steps=steps, guidance=guidance, progress=progress)
-        return Video(tensor=x.clamp(-1, 1), spec=self.output_spec)
+        return Video(tensor=x.clamp(-1, 1) if self.output_spec.space == "pixel" else x, spec=self.output_spec)
 
 
 class SuperResolutionStage(DiffusionStage):

@@ -146,6 +146,17 @@ class CascadeGraph:
         if problem is not None:
             want, got = problem
             raise CascadeError(f"{e.dst} expects {want} from {e.src}, which makes {got}")
+        from cascade.latent import latent_space_mismatch
+
+        problem = latent_space_mismatch(e.src, self.configs[e.src], e.dst, self.configs[e.dst])
+        if problem is not None:
+            raise CascadeError(problem)
+
+    def check_stages(self, stages) -> None:
+        """Checks that need loaded weights: an autoencoder node next to a latent stage is the one it was trained in."""
+        from cascade.latent import check_latent_coders
+
+        check_latent_coders(self, stages)
 
     # -- reporting ----------------------------------------------------------------------------
     def describe(self) -> list[dict[str, str]]:

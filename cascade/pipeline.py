@@ -69,6 +69,7 @@ class CascadePipeline:
     def __init__(self, graph: CascadeGraph, stages: Mapping[str, Any], manifest: dict | None = None):
         if not graph.order:
             graph.build({name: st.config for name, st in stages.items()})
+        graph.check_stages(stages)
         self.graph = graph
         self.stages = dict(stages)
         self.manifest = dict(manifest or {})

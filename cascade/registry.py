@@ -6,6 +6,8 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import entry_points
 
+from pydantic import BaseModel, ConfigDict
+
 from cascade.errors import CascadeError
 
 _REGISTRY: dict[str, type] = {}
@@ -45,9 +47,27 @@ def trainable_stages() -> list[str]:
     return [n for n in available_stages() if callable(getattr(get_stage_class(n), "train_task", None))]
 
 
+class StageFolder(BaseModel):
+    """A frozen upstream a training run loads from a folder (a latent stage's autoencoder): its stage type, the
+    placement it is loaded with, the sha256 its weights file must have (None: any) and the spec it must make."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    path: str
+    type: str
+    placement: dict = {}
+    sha256: str | None = None
+    output: object = None  # the Spec the loaded stage must make (None: unchecked)
+
+    def describe(self) -> str:
+        return f"the {self.type} at {self.path}"
+
+
 def frozen_stage_for(spec):
     """A frozen stage that makes `spec` (e.g. the text encoder for a TextSpec), for a training run that needs it:
-    the first registered stage class whose `for_output_spec(spec)` returns a stage."""
+    the stage a StageFolder names, else the first registered stage class whose `for_output_spec(spec)` returns one."""
+    if isinstance(spec, StageFolder):
+        return _load_folder(spec)
     for name in available_stages():
         make = getattr(get_stage_class(name), "for_output_spec", None)
         stage = make(spec) if callable(make) else None
@@ -56,3 +76,25 @@ def frozen_stage_for(spec):
     what = spec.describe() if hasattr(spec, "describe") else str(spec)
     raise CascadeError(f"no registered stage can make {what} for this training run; install or register a stage "
                        f"type whose for_output_spec builds one")
+
+
+def _load_folder(spec: StageFolder):
+    from pathlib import Path
+
+    from cascade.graph import spec_mismatch
+
+    cls = get_stage_class(spec.type)
+    stage = cls.from_pretrained(Path(spec.path), **spec.placement)
+    find = getattr(cls, "weights_path", None)
+    if spec.sha256 is not None and callable(find):
+        from cascade.io_utils import sha256_file
+
+        got = sha256_file(find(Path(spec.path)))
+        if got != spec.sha256:
+            raise CascadeError(f"{spec.describe()} now holds weights with sha256 {got[:12]}, not the {spec.sha256[:12]} "
+                               f"the stage config records; train against the autoencoder as it is now by leaving "
+                               f"latent.sha256 out of the config")
+    if spec.output is not None and spec_mismatch(spec.output, stage.output_spec) is not None:
+        want, got = spec_mismatch(spec.output, stage.output_spec)
+        raise CascadeError(f"the stage trains on {want} but {spec.describe()} makes {got}")
+    return stage

@@ -23,14 +23,18 @@ def init_weights(stage, folder: Path) -> None:
     if saved != stage.config.type:
         raise CascadeError(f"init_from: {folder} holds a {saved} stage, not {stage.config.type}")
     stage.load_weights(folder / WEIGHTS_NAME)
+    if callable(getattr(stage, "init_config_from", None)):  # settings that belong with the weights (a latent map)
+        stage.init_config_from(folder)
     log.info("initialised %s from %s", stage.config.type, folder)
 
 
 def build_task(train_config, *, preset: str | None = None, source: str | None = None,
-               preview_metrics=None) -> tuple[Any, Any]:
+               preview_metrics=None, latent_cache: str | Path | None = None) -> tuple[Any, Any]:
     """(stage, TrainTask) from a TrainConfig: the stage type's preset with the config's model overrides, its
     initial weights a function of the config's seed (or `init_from`), and the frozen upstream stages its training
-    needs, built through the registry from the specs the stage declares. Errors name `source` and the section."""
+    needs, built through the registry from the specs the stage declares (a latent stage's autoencoder from the folder
+    its config names; its encoded training clips are cached under `latent_cache`). Errors name `source` and the
+    section."""
     from cascade.registry import frozen_stage_for, get_stage_class, trainable_stages
     from cascade.stage import make_stage_config
 
@@ -52,6 +56,7 @@ def build_task(train_config, *, preset: str | None = None, source: str | None = 
                            f"freeze_spatial: false")
     needs = stage.training_upstream() if hasattr(stage, "training_upstream") else {}
     upstream = {name: frozen_stage_for(spec) for name, spec in needs.items()}
+    options = {"latent_cache": latent_cache} if "latent" in upstream and latent_cache is not None else {}
     task = stage.train_task(train_config.data, upstream, preview_prompts=train_config.preview_prompts,
-                            preview_metrics=preview_metrics, source=f"{where}data")
+                            preview_metrics=preview_metrics, source=f"{where}data", **options)
     return stage, task

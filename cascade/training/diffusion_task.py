@@ -31,11 +31,15 @@ class DiffusionTrainTask:
 
     def __init__(self, stage, data: DataConfig | Mapping[str, Any], upstream: Mapping[str, Any] | None = None, *,
                  preview_prompts: list[str] | None = None, preview_metrics: PreviewMetrics | None = None,
-                 source: str = "data"):
+                 source: str = "data", latent_cache: str | Path | None = None):
         self.stage = stage
         self.data = data if isinstance(data, DataConfig) else parse_config(DataConfig, dict(data), source=source)
         self.model = stage.network
         self.text_encoder = (upstream or {}).get("text")
+        # a latent stage: ground truth is encoded by its frozen autoencoder (cached on disk), previews decoded by it
+        self.encoder = (upstream or {}).get("latent")
+        self.decoder = self.encoder.placed(role="decode") if self.encoder is not None else None
+        self.latent_cache = latent_cache
         self.preview_prompts = list(preview_prompts or [])
         self.preview_metrics = preview_metrics
         self._dataset = None
@@ -47,8 +51,31 @@ class DiffusionTrainTask:
     # -- TrainTask ----------------------------------------------------------------------------
     def dataset(self):
         if self._dataset is None:
-            self._dataset = build_dataset(self.data, self.stage.output_spec, needs_text=self.stage.config.text is not None)
+            cfg = self.stage.config
+            spec = cfg.truth_spec() if self.encoder is not None else self.stage.output_spec
+            self._dataset = build_dataset(self.data, spec, needs_text=cfg.text is not None)
+            if self.encoder is not None:
+                self._dataset = self._encoded(self._dataset, spec)
         return self._dataset
+
+    def _encoded(self, ds, spec: VideoSpec):
+        """The pixel data set with its clips replaced by their latents, cached (cascade.training.latent_cache)."""
+        import tempfile
+
+        from cascade.training.latent_cache import EncodedItems, LatentClips, cache_key
+
+        root = self.latent_cache or Path(tempfile.mkdtemp(prefix="latent_cache."))
+        ds.videos = LatentClips(ds.videos, self.encoder, root, key=cache_key(self.data, spec),
+                                autoencoder_sha256=self.stage.config.latent.sha256)
+        if ds.images is not None:
+            ds.images = EncodedItems(ds.images, self.encoder)
+        return ds
+
+    def pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, F, H, W) in the stage's space -> pixels in [-1, 1] (a latent stage's decoded by its autoencoder)."""
+        if self.decoder is None:
+            return x
+        return self.decoder.decode(x.cpu()).float().clamp(-1, 1).to(x.device)  # the frozen autoencoder stays on the CPU
 
     def collate(self, items: list[dict]) -> dict:
         return {"video": torch.stack([it["video"] for it in items]),  # (B, C, F, H, W)
@@ -118,6 +145,8 @@ class DiffusionTrainTask:
             return {}
         gen = torch.Generator(stage.device).manual_seed(PREVIEW_SEED)
         video = stage(inputs, generator=gen, progress=False)
+        if self.decoder is not None:
+            video = Video(tensor=self.pixels(video.tensor.float()), spec=self.stage.config.truth_spec())
         video = Video(tensor=video.tensor.float().cpu(), spec=video.spec)
         if video.spec.space == "pixel":
             for i in range(len(prompts)):
@@ -136,7 +165,9 @@ class DiffusionTrainTask:
         if "text" in stage.input_spec:
             inputs["text"] = self.encode([it.get("caption", "") for it in items]).to(stage.device)
         out = stage(inputs, generator=gen, progress=False).tensor.float()
-        if stage.output_spec.space == "pixel":
+        if self.decoder is not None:  # compared as pixels
+            truth, baseline, out = (self.pixels(x.float()) for x in (truth, baseline, out))
+        if stage.output_spec.space == "pixel" or self.decoder is not None:
             for i in range(len(items)):
                 row = torch.cat([baseline[i], out[i], truth[i]], dim=-1)  # baseline | learned | truth, side by side
                 spec = VideoSpec(frames=row.shape[1], height=row.shape[2], width=row.shape[3],

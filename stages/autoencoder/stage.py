@@ -108,6 +108,31 @@ class AutoencoderStage(BaseStage):
             stage = stage.placed(**placement)
         return stage.to(device, dtype)
 
+    @classmethod
+    def weights_path(cls, directory: Path) -> Path:
+        return weights_file(Path(directory))
+
+    def init_config_from(self, directory: Path) -> None:
+        """Fine-tuning a temporal decoder (encoder frozen) from `directory`: keep its latent map, so latents a latent
+        stage learned from that folder decode with this one."""
+        if self.config.temporal_decoder:
+            start = self.load_config(directory)
+            self.config = self.config.model_copy(update={k: getattr(start, k) for k in LATENT_MAP_KEYS})
+
+    def latent_identity(self) -> str:
+        """sha256 of what fixes the latent space: the encoder's weights (through quant_conv) and the latent map.
+        Folders sharing it (a per-frame VAE and the temporal decoder fine-tuned from it) decode each other's latents."""
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps({k: getattr(self.config, k) for k in LATENT_MAP_KEYS}).encode())
+        state = self.network.state_dict()
+        for k in sorted(k for k in state if k.startswith(("vae.encoder.", "vae.quant_conv."))):
+            t = state[k].detach().to("cpu", torch.float32).contiguous()
+            h.update(f"{k}:{tuple(t.shape)}".encode())
+            h.update(t.numpy().tobytes())
+        return h.hexdigest()
+
     def load_weights(self, path: Path) -> None:
         """model.safetensors of a stage folder (keys `vae.*`, `temporal.*`) or diffusers' own file (AutoencoderKL
         keys, older attention names included). A file without temporal layers leaves them at their identity

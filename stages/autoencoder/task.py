@@ -123,10 +123,12 @@ class AutoencoderTrainTask:
 
     @torch.no_grad()
     def export(self, model, out_dir: Path) -> None:
-        """A stage folder with `model`'s weights and the scaling factor measured on the first training clips."""
+        """A stage folder with `model`'s weights and the scaling factor measured on the first training clips (a temporal
+        decoder's encoder is frozen: its latents keep the scaling they started with)."""
         n = min(self.data.scale_clips, len(self.dataset()))
         with self._using(model) as stage:
-            clips = self._clips(range(n)).to(stage.device)
-            scale = measure_scaling_factor(stage, clips)
-            stage.config = stage.config.model_copy(update={"scaling_factor": scale})
+            if not self.temporal:  # a temporal decoder keeps its frozen encoder's latent map (init_config_from)
+                clips = self._clips(range(n)).to(stage.device)
+                scale = measure_scaling_factor(stage, clips)
+                stage.config = stage.config.model_copy(update={"scaling_factor": scale})
             stage.save_pretrained(out_dir)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag
 
 from cascade.diffusion_stage import DiffusionStageConfig, NetworkConfig, SamplingConfig
+from cascade.latent import LatentGeometry
 from cascade.nn.unet_motion import MotionNetworkConfig
 from cascade.types import TextSpec, VideoSpec
 
@@ -25,7 +26,9 @@ BaseNetworkConfig = Annotated[Union[Annotated[NetworkConfig, Tag("space_time_une
                                                                  "SpaceTimeUNet")]
 
 
-class BaseVideoConfig(DiffusionStageConfig):
+class BaseVideoConfig(DiffusionStageConfig, LatentGeometry):
+    """With `latent`, frames/height/width/channels describe the pixel clip and the output is its latents."""
+
     type: Literal["base_video"] = "base_video"
     text: TextSpec = TextSpec(length=16, dim=384)
     network: BaseNetworkConfig = NetworkConfig()
@@ -40,6 +43,10 @@ class BaseVideoConfig(DiffusionStageConfig):
     def input_specs(self):
         return {"text": self.text}
 
-    def output_spec(self) -> VideoSpec:
+    def truth_spec(self) -> VideoSpec:
+        """The clips training data is made at (a latent stage's are encoded to its output spec)."""
         return VideoSpec(frames=self.frames, height=self.height, width=self.width, channels=self.channels,
-                         fps=self.fps, space=self.space)
+                         fps=self.fps, space=self.space if self.latent is None else "pixel")
+
+    def output_spec(self) -> VideoSpec:
+        return self.in_space(self.truth_spec())

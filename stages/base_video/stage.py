@@ -18,7 +18,7 @@ class BaseVideoStage(DiffusionStage):
         net = config.network
         if not isinstance(net, MotionNetworkConfig):
             return super().build_network(config)
-        network = build_motion_unet(net, channels=config.channels, text_dim=config.text.dim, frames=config.frames)
+        network = build_motion_unet(net, channels=config.output_spec().channels, text_dim=config.text.dim, frames=config.frames)
         self.spatial_pretrained = net.pretrained_unet2d is not None
         recorded = net.model_copy(update={"pretrained_unet2d": None, "unet": network.config["unet_config"]})
         self.config = config.model_copy(update={"network": recorded})

@@ -13,9 +13,8 @@ from cascade.types import VideoSpec
 class SpatialGeometry(ResamplingConfig):
     """The input video (16 frames at 8 fps, 32x32 by default) and the output: `factor` times the height and width."""
 
-    def output_spec(self) -> VideoSpec:
-        return self.input_video_spec().model_copy(update={"height": self.height * self.factor,
-                                                          "width": self.width * self.factor})
+    def resampled(self, spec: VideoSpec) -> VideoSpec:
+        return spec.model_copy(update={"height": spec.height * self.factor, "width": spec.width * self.factor})
 
 
 class SpatialBicubicConfig(SpatialGeometry):

@@ -16,7 +16,7 @@ class SpatialSRStage(SuperResolutionStage):
     baseline_class = SpatialBicubicStage
 
     def __init__(self, config: SpatialSRConfig):
-        self.cond_channels = config.channels  # the bicubic-upsampled, noise-augmented low-res video
+        self.cond_channels = config.input_video_spec().channels  # the bicubic-upsampled, noise-augmented low-res video
         super().__init__(config)
 
     def condition(self, low: torch.Tensor, *, generator=None, training: bool = False) -> Conditioning:

@@ -16,9 +16,8 @@ class TemporalGeometry(ResamplingConfig):
     frames: int = Field(default=8, gt=0)
     fps: float = Field(default=4.0, gt=0)
 
-    def output_spec(self) -> VideoSpec:
-        return self.input_video_spec().model_copy(update={"frames": self.frames * self.factor,
-                                                          "fps": self.fps * self.factor})
+    def resampled(self, spec: VideoSpec) -> VideoSpec:
+        return spec.model_copy(update={"frames": spec.frames * self.factor, "fps": spec.fps * self.factor})
 
 
 class TemporalBlendConfig(TemporalGeometry):

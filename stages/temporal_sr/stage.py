@@ -16,7 +16,7 @@ class TemporalSRStage(SuperResolutionStage):
     baseline_class = TemporalBlendStage
 
     def __init__(self, config: TemporalSRConfig):
-        self.cond_channels = config.channels + 1  # upsampled video + known-frame mask channel
+        self.cond_channels = config.input_video_spec().channels + 1  # upsampled video + known-frame mask channel
         super().__init__(config)
 
     def condition(self, low: torch.Tensor, *, generator=None, training: bool = False) -> Conditioning:
