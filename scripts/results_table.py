@@ -31,8 +31,12 @@ SHAPES_GROUPS = """Groups of the shapes suite: `overall` every clip; `trained` /
 combinations seen in training / the 12 never trained on; `seen_template` the training wording "a {colour} {shape}
 moving {motion}"; `unseen_sentence` sentences never used in training, with the shapes' own names; `unseen_template`
 the same sentences with each shape named by a word never used in training (ball, disc, box, block, wedge, pyramid),
-also per name as `unseen_word_*`; `held_out_unseen_template` both at once. A clip counts for "all three" when the
-shapes probe reads its colour, shape and motion right."""
+also per name as `unseen_word_*`; `held_out_unseen_template` both at once. Wordings kept out of training (WordNet
+words of each class, cascade/data/wordings.py), each combination once: `unseen_colour_word` ("a cerulean square
+moving left"; the 48 combinations whose colour has such words), `unseen_direction_phrase` ("moving westwards"),
+`unseen_motion_verb` (up and down by a verb alone, "plummeting"; left and right by a verb that says how and a
+training direction, "coasting to the left"), `unseen_all_three` (all three at once). A clip counts for "all three"
+when the shapes probe reads its colour, shape and motion right."""
 
 
 def git_head() -> str:

@@ -105,11 +105,10 @@ def test_text_lexicon_mismatch_is_named():
 
     g = graph({"text": "text_encoder", "base": "base_video"}, [("text", "base", "text")], "base")
     assert g.build({"text": TEXT["default"], "base": BASE["default"]}).order == ["text", "base"]
-    plain_base = BASE["default"].model_copy(update={"text": TEXT["default"].output_spec().model_copy(
-        update={"lexicon": None})})
+    plain_base = BASE["default"].model_copy(update={"text": TEXT["large"].output_spec()})
     with pytest.raises(CascadeError) as e:
         g.build({"text": TEXT["default"], "base": plain_base})
     assert str(e.value) == ("base expects prompts encoded without a lexicon from text, which makes prompts expanded "
-                            "with the wordnet lexicon")
-    with pytest.raises(CascadeError, match="base expects 96-token text embeddings from text, which makes 16-token"):
+                            "with the wordnet-shapes lexicon")
+    with pytest.raises(CascadeError, match="base expects 32-token text embeddings from text, which makes 16-token"):
         g.build({"text": TEXT["plain"], "base": BASE["default"]})

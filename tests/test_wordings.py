@@ -64,11 +64,11 @@ def test_lexicon_glosses_colours_directions_and_inflected_motion_verbs():
     assert all(lex.names_in(ING[v]) for ws in MOTION_VERBS.values() for v in ws)
 
 
-def test_shipped_text_encoder_counts_inflected_forms_as_known_words():
+def test_wordnet_text_encoder_counts_inflected_forms_as_known_words():
     from stages.text_encoder.presets import PRESETS
     from stages.text_encoder.stage import TextEncoderStage
 
-    known = TextEncoderStage(PRESETS["default"]).known_words()
+    known = TextEncoderStage(PRESETS["wordnet"]).known_words()
     assert {"plummeting", "cerulean", "westwards", "soaring"} <= known
 
 

@@ -10,7 +10,7 @@ PRESETS = {
                             sampling={"steps": 4, "guidance": 3.0}),
     # 2x2 patches (simple diffusion): the U-Net runs at 16x16 / 8x8 / 4x4, ~7x cheaper to train on a CPU
     # than full resolution (bench/backbone.py); ModelScope conv+attention temporal mixing in every block.
-    "default": BaseVideoConfig(text={"length": 96, "dim": 384, "lexicon": "wordnet"},  # text_encoder:default
+    "default": BaseVideoConfig(text={"length": 32, "dim": 384, "lexicon": "wordnet-shapes"},  # text_encoder:default
                                network=NetworkConfig(base_channels=32, channel_mults=(1, 2, 2), patch_size=2,
                                                      attention_levels=(False, True, True), heads=4,
                                                      temporal_mixer="conv_attention"),

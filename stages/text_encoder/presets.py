@@ -4,10 +4,12 @@ from stages.text_encoder.config import TextEncoderConfig
 
 PRESETS = {
     "tiny": TextEncoderConfig(max_length=8),
-    # the shipped cascade: prompts expanded with WordNet's glosses of shapes, colours, directions and motion verbs
-    # (stages/text_encoder/lexicon.py); 96 tokens hold a training caption with all its glosses (99% need <= 86)
-    "default": TextEncoderConfig(max_length=96, lexicon="wordnet"),
-    "shapes-lexicon": TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"),  # shape glosses only
+    # the shipped cascade: prompts expanded with WordNet's shape glosses (stages/text_encoder/lexicon.py), 32 tokens
+    # so a gloss fits after a prompt
+    "default": TextEncoderConfig(max_length=32, lexicon="wordnet-shapes"),
+    # WordNet's glosses of shapes, colours, directions and motion verbs; 96 tokens hold a training caption with all
+    # its glosses (99% need <= 86)
+    "wordnet": TextEncoderConfig(max_length=96, lexicon="wordnet"),
     "plain": TextEncoderConfig(),  # prompts as given, 16 tokens
     "large": TextEncoderConfig(max_length=32),
 }
