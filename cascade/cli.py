@@ -272,7 +272,7 @@ def data_photos(
 @app.command()
 def train(
     stage: str = typer.Argument(..., help="Stage type to train, e.g. base_video, temporal_sr, spatial_sr (any registered type that offers training)."),
-    config: Path = typer.Option(..., "--config", help="Training config (YAML or JSON), e.g. configs/base_video/default.yaml."),
+    config: Path = typer.Option(..., "--config", help="Training config: a YAML or JSON file (configs/ holds one per stage)."),
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoints, metrics.jsonl, samples, export."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's last checkpoint."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop at this global step."),
