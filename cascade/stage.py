@@ -88,6 +88,15 @@ def stage_type_of(directory: str | Path) -> str | None:
     return data.get("type")
 
 
+def refuse_resized(path, own: dict, state: dict, what: str, hint: str = "") -> None:
+    """One sentence when a weights file holds tensors of other shapes than the network `what` it is loaded into."""
+    resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if resized:
+        k = resized[0]
+        raise CascadeError(f"{path} does not match {what}: {len(resized)} tensors have other shapes (first: {k}, "
+                           f"{tuple(state[k].shape)} in the file, {tuple(own[k].shape)} here){hint}")
+
+
 class BaseStage:
     """Shared plumbing: config.json + model.safetensors, device moves, parameter counts.
 
@@ -133,13 +142,8 @@ class BaseStage:
         from cascade.io_utils import load_safetensors
 
         state = load_safetensors(path)
-        own = self.network.state_dict()
-        resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-        if resized:
-            k = resized[0]
-            raise CascadeError(f"{path} does not match the {self.config.type} network: {len(resized)} tensors have "
-                               f"other shapes (first: {k}, {tuple(state[k].shape)} in the file, "
-                               f"{tuple(own[k].shape)} here); was it saved from another config?")
+        refuse_resized(path, self.network.state_dict(), state, f"the {self.config.type} network",
+                       "; was it saved from another config?")
         missing, unexpected = self.network.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise CascadeError(f"{path} does not match the {self.config.type} network: "

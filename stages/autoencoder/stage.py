@@ -11,7 +11,7 @@ import torch
 
 from cascade.errors import CascadeError
 from cascade.graph import spec_mismatch
-from cascade.stage import CONFIG_NAME, WEIGHTS_NAME, BaseStage, parse_config, read_config_json
+from cascade.stage import CONFIG_NAME, WEIGHTS_NAME, BaseStage, parse_config, read_config_json, refuse_resized
 from cascade.types import Video, VideoSpec
 from cascade.video_ops import resize_frames
 from stages.autoencoder.config import DIFFUSERS_META, LATENT_MAP_KEYS, AutoencoderConfig, vae_defaults
@@ -144,12 +144,7 @@ class AutoencoderStage(BaseStage):
             state = {"vae." + _OLD_ATTENTION.sub(lambda m: m[1] + _NEW_ATTENTION[m[2]], k): v
                      for k, v in state.items()}
         own = self.network.state_dict()
-        resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-        if resized:
-            k = resized[0]
-            raise CascadeError(f"{path} does not match this autoencoder's vae settings: {len(resized)} tensors have "
-                               f"other shapes (first: {k}, {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} "
-                               f"here)")
+        refuse_resized(path, own, state, "this autoencoder's vae settings")
         fresh_temporal = not any(k.startswith("temporal.") for k in state)
         missing = [k for k in own if k not in state and not (fresh_temporal and k.startswith("temporal."))]
         unexpected = [k for k in state if k not in own]
