@@ -3,7 +3,8 @@ depth, written as report.json plus an index.html with the rendered videos and co
 
 What the prompts are, how a clip is read back and what real clips look like come from an eval suite
 (cascade.eval.suites); everything here works on any graph: per-stage rows for every node that can degrade ground
-truth, keyed by node name; stages whose output is not pixels are skipped by the frame-based metrics.
+truth, keyed by node name. A latent node is read in the pixels the cascade's decoder node makes of its latents
+(cascade.eval.latent); a node between pixels and latents is skipped by the frame-based metrics.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def source_commit() -> str | None:
 
 
 def pixel_stages(pipe) -> list[str]:
-    """The nodes whose output is a pixel video, in run order: what the probe reads and a contact sheet shows."""
+    """The nodes whose output is a pixel video, in run order: what a contact sheet shows."""
     return [n for n in pipe.video_stages() if pipe.stages[n].output_spec.space == "pixel"]
 
 
@@ -171,9 +172,9 @@ def _json_default(o):
 
 
 def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, keep: set[int]):
-    """Render every case in batches (per seed group) and probe its first and last pixel clips. Returns the rows,
-    the final clips (N, 3, F, H, W) in [-1, 1] (None when the output is not pixels) and, for the cases in `keep`,
-    every pixel stage's frames."""
+    """Render every case in batches (per seed group) and probe its base clips (base_frames) and final clips. Returns
+    the rows, the final clips (N, 3, F, H, W) in [-1, 1] (None when the output is not pixels) and, for the cases in
+    `keep`, every pixel stage's frames."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from cascade.video_ops import frames_to_tensor
@@ -181,7 +182,7 @@ def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, 
 
     final = pipe.graph.output
     final_pixels = final in shown_stages
-    base = shown_stages[0] if shown_stages else None
+    read_base = base_frames(pipe)
     rows, finals = [], []
     kept: dict[int, dict[str, np.ndarray]] = {}
     chunks = []
@@ -198,17 +199,46 @@ def _render(pipe, suite, cases, shown_stages, batch, steps, guidance, progress, 
                 outs = pipe.run([c["prompt"] for c in chunk], seed=seed, steps=steps, guidance=guidance,
                                 progress=False)
             frames = {n: outs[n].frames.numpy() for n in shown_stages}  # (B, F, H, W, 3) uint8
+            base = read_base(outs) if read_base else None
             for i, c in enumerate(chunk):
                 k = len(rows)
                 rows.append({**c, "seed": seed, "unknown_words": pipe.unknown_words(c["prompt"]),
                              "final": suite.analyze(frames[final][i]) if final_pixels else None,
-                             "base": suite.analyze(frames[base][i]) if base else None})
+                             "base": suite.analyze(base[i]) if base is not None else None})
                 if final_pixels:
                     finals.append(frames[final][i])
                 if k in keep:
                     kept[k] = {n: frames[n][i] for n in shown_stages}
             bar.advance(task, len(chunk))
     return rows, (frames_to_tensor(np.stack(finals)) if finals else None), kept
+
+
+def base_frames(pipe):
+    """What the probe reads as the base stage's clips: a function of a run's outputs giving the first video node's
+    frames (B, F, H, W, 3) uint8, its latents decoded by the cascade's decoder of their space at the base's frame
+    count and rate. None when there is no video node or no decoder of its latents (logged)."""
+    from cascade.eval.latent import decode, latent_coder, pixel_spec
+    from cascade.types import Video
+
+    videos = pipe.video_stages()
+    if not videos:
+        return None
+    base = videos[0]
+    spec = pipe.stages[base].output_spec
+    if spec.space == "pixel":
+        return lambda outs: outs[base].frames.numpy()
+    coder, why = latent_coder(pipe, base)
+    if coder is None:
+        log.warning("the base stage's prompt fidelity is not measured: %s", why)
+        return None
+    pixels = pixel_spec(pipe.stages[coder], spec)
+
+    def read(outs) -> np.ndarray:
+        with torch.inference_mode():
+            x = decode(pipe.stages[coder], outs[base].tensor, spec)
+        return Video(tensor=x, spec=pixels).frames.numpy()
+
+    return read
 
 
 def _fidelity(suite, rows, key) -> dict:
@@ -234,9 +264,12 @@ def _temporal(suite, rows, finals: torch.Tensor, spec) -> dict:
 
 
 def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict:
-    """Every node that can degrade ground truth (a conditional stage, learned or baseline) and works on pixels:
-    its output and its training-free baseline's, from the degraded version of n real held-out clips, against the
-    real clips by PSNR and SSIM (on the frames the stage says to score). Keyed by node name."""
+    """Every node that can degrade ground truth (a conditional stage, learned or baseline): its output and its
+    training-free baseline's, from the degraded version of n real held-out clips, against the real clips by PSNR and
+    SSIM (on the frames the stage says to score). Keyed by node name. A latent node is measured in decoded pixels:
+    the real clips are encoded by the cascade's decoder node of its latent space, degraded there, and both outputs
+    decoded by that node; `autoencoder_psnr` is the decoder's own round trip of the same clips, the ceiling."""
+    from cascade.eval.latent import decode, encode, latent_coder, pixel_spec
     from cascade.eval.metrics import flicker, psnr, ssim
     from cascade.pipeline import stage_setting
     from cascade.types import Video
@@ -251,20 +284,37 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
         if not (hasattr(st, "degrade") and hasattr(st, "baseline")):
             continue
         spec_in, spec_out = st.input_spec.get("video"), st.output_spec
-        if spec_in is None or spec_in.space != "pixel" or spec_out.space != "pixel":
+        spaces = {getattr(spec_in, "space", None), spec_out.space}
+        coder = None
+        if spaces == {"latent"}:
+            coder, why = latent_coder(pipe, name)
+            if coder is None:
+                skipped[name] = why
+                continue
+        elif spaces != {"pixel"}:
             skipped[name] = "not pixels: frame metrics do not apply"
             continue
-        truth, captions = suite.real_clips(spec_out, n, PER_STAGE_SEED + measured)
+        pixels = spec_out if coder is None else pixel_spec(pipe.stages[coder], spec_out)
+        truth, captions = suite.real_clips(pixels, n, PER_STAGE_SEED + measured)
         measured += 1
         truth = truth.to(pipe.device)
-        low = Video(tensor=st.degrade(truth).clamp(-1, 1).contiguous(), spec=spec_in)
+        if coder is None:
+            low = Video(tensor=st.degrade(truth).clamp(-1, 1).contiguous(), spec=spec_in)
+        else:
+            with torch.inference_mode():  # the truth in the stage's latent space, degraded there
+                latents = encode(pipe.stages[coder], truth, pixels)
+                low = Video(tensor=st.degrade(latents).contiguous(), spec=spec_in)
         inputs = {"video": low}
         if "text" in st.input_spec and text_node is not None:
             inputs["text"] = pipe.stages[text_node]({"prompt": captions})
         with torch.inference_mode():
             out = st(inputs, generator=gen, progress=False, steps=stage_setting(steps, name),
-                     guidance=stage_setting(guidance, name)).tensor.float().cpu()
-            base = st.baseline(low.tensor).float().cpu().clamp(-1, 1)
+                     guidance=stage_setting(guidance, name)).tensor
+            base = st.baseline(low.tensor)
+            if coder is not None:  # read in pixels, the truth's own round trip beside them
+                out, base, roundtrip = (decode(pipe.stages[coder], z, spec_out).float().cpu()
+                                        for z in (out, base, latents))
+            out, base = out.float().cpu(), base.float().cpu().clamp(-1, 1)
         truth = truth.cpu()
         mask = st.scored_frames()
         stages[name] = {"type": pipe.graph.nodes[name].type, "baseline": getattr(st, "baseline_stage", st).config.type,
@@ -273,6 +323,10 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
                         "baseline_psnr": psnr(base, truth, mask=mask), "baseline_ssim": ssim(base, truth, mask=mask),
                         # temporal consistency beside the truth's own: flashing between frames that truth lacks
                         "flicker": flicker(out), "baseline_flicker": flicker(base), "truth_flicker": flicker(truth)}
+        if coder is not None:
+            stages[name] |= {"space": "latent", "decoder": coder,
+                             "autoencoder_psnr": psnr(roundtrip, truth, mask=mask),
+                             "autoencoder_ssim": ssim(roundtrip, truth, mask=mask)}
     return {"clips": n, "split": "held_out", "stages": stages, **({"skipped": skipped} if skipped else {})}
 
 
@@ -326,6 +380,14 @@ def contact_sheet_image(stage_frames: dict[str, np.ndarray], cell: int = 128):
     return sheet
 
 
+def _decoded_note(row: dict) -> str:
+    """How a latent node's row was read: decoded by which node, and that decoder's own round trip (the ceiling)."""
+    if row.get("space") != "latent":
+        return ""
+    return (f", latents decoded by {html.escape(row['decoder'])} (its round trip of the real clips: "
+            f"{row['autoencoder_psnr']:.2f} dB, SSIM {row['autoencoder_ssim']:.4f})")
+
+
 def render_html(report: dict) -> str:
     """index.html: summary tables, then each shown prompt's videos (every stage) and contact sheet."""
     e = html.escape
@@ -367,7 +429,7 @@ def render_html(report: dict) -> str:
                      f"{fsd['real_vs_real_range'][0]:.3f} – {fsd['real_vs_real_range'][1]:.3f}</td></tr></table>"
                      + (f"<p>{e(fsd['note'])}</p>" if fsd.get("note") else ""))
     ps = report["per_stage"]
-    rows = [f"<tr><td>{e(node)} ({e(s['type'])}) vs {e(s['baseline'])}, {e(s['frames'])} frames</td>"
+    rows = [f"<tr><td>{e(node)} ({e(s['type'])}) vs {e(s['baseline'])}, {e(s['frames'])} frames{_decoded_note(s)}</td>"
             f"<td>{s['psnr']:.2f} / {s['baseline_psnr']:.2f}</td><td>{s['ssim']:.4f} / {s['baseline_ssim']:.4f}</td></tr>"
             for node, s in ps.get("stages", {}).items()]
     if rows:
