@@ -4,7 +4,8 @@
         [--source TEXT] [--note TEXT]
 
 For each report, in the order given: prompt fidelity per group (full cascade and base stage alone), every node
-that has a training-free baseline (the SR stages) against it, keyed by node name, temporal consistency, the
+that has a training-free baseline (the SR stages) against it, keyed by node name (a latent node in decoded pixels,
+beside its autoencoder's round trip), temporal consistency, the
 Fréchet distance beside its real-vs-real range, and render time. Every table is headed with the report's date,
 weights and commit: the report's own `date` and `commit` when it carries them, else the file's modification date
 and `git rev-parse --short HEAD` at the time this script runs. Reads report.json only (no torch, no cascade import).
@@ -83,7 +84,8 @@ def fidelity_table(groups: dict, attributes: list[str]) -> list[str]:
 def stage_rows(per_stage: dict) -> list[dict]:
     """One row per node measured against its baseline, from either report shape:
     new: {"clips", "stages": {NODE: {"type", "metric", METRIC, "ssim", "baseline", "baseline_" + METRIC, ...}},
-          "skipped": {NODE: why}} ("metric" defaults to psnr; "frames" says which frames were scored);
+          "skipped": {NODE: why}} ("metric" defaults to psnr; "frames" says which frames were scored; a latent
+          node adds "decoder", "autoencoder_psnr" and "autoencoder_ssim");
     old: {"clips", "temporal_sr": {"stage", "psnr", "ssim", "blend_psnr", ...}, "spatial_sr": {..."bicubic_psnr"}}."""
     rows = []
     if isinstance(per_stage.get("stages"), dict):
@@ -95,7 +97,8 @@ def stage_rows(per_stage: dict) -> list[dict]:
                          "baseline_value": s.get(f"baseline_{metric}"),
                          "baseline_ssim": s.get("baseline_ssim") if metric != "ssim" else None,
                          "flicker": s.get("flicker"), "baseline_flicker": s.get("baseline_flicker"),
-                         "truth_flicker": s.get("truth_flicker")})
+                         "truth_flicker": s.get("truth_flicker"), "decoder": s.get("decoder"),
+                         "autoencoder_psnr": s.get("autoencoder_psnr"), "autoencoder_ssim": s.get("autoencoder_ssim")})
         return rows
     for stage_type, baseline in OLD_STAGE_BASELINES.items():
         s = per_stage.get(stage_type)
@@ -125,6 +128,13 @@ def stage_table(per_stage: dict) -> list[str]:
         lines += ["", "| node | flicker, node | flicker, baseline | flicker, real clips |", "|---|---|---|---|"]
         lines += [f"| {r['node']} | {num(r['flicker'], '.4f')} | {num(r['baseline_flicker'], '.4f')} | "
                   f"{num(r['truth_flicker'], '.4f')} |" for r in rows if r.get("flicker") is not None]
+    latent = [r for r in rows if r.get("autoencoder_psnr") is not None]
+    if latent:
+        lines += ["", "Latent nodes are scored in the pixels their decoder makes; the decoder's own round trip of the "
+                  "same clips (encode, decode) is the ceiling the autoencoder sets.", "",
+                  "| node | decoded by | PSNR, round trip | SSIM, round trip |", "|---|---|---|---|"]
+        lines += [f"| {r['node']} | {r['decoder']} | {num(r['autoencoder_psnr'], '.2f')} dB | "
+                  f"{num(r['autoencoder_ssim'], '.4f')} |" for r in latent]
     return lines + (["", "Not measured: " + " ".join(skipped)] if skipped else [])
 
 

@@ -140,3 +140,24 @@ def test_the_base_reading_of_a_pixel_cascade_is_its_base_frames(tmp_path):
     np.testing.assert_array_equal(base_frames(pipe)(outs), outs["base_video"].frames.numpy())
     rows = per_stage_metrics(pipe, get_suite("shapes"), 2)["stages"]
     assert {n: set(r) for n, r in rows.items()} == {"temporal_sr": PIXEL_ROW, "spatial_sr": PIXEL_ROW}
+
+
+def test_results_table_shows_the_round_trip_of_latent_nodes_only():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "results_table.py"
+    spec = importlib.util.spec_from_file_location("results_table", path)
+    results_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results_table)
+    pixel = {"type": "temporal_sr", "baseline": "temporal_blend", "frames": "dropped", "psnr": 30.0, "ssim": 0.9,
+             "baseline_psnr": 29.0, "baseline_ssim": 0.8, "flicker": 0.01, "baseline_flicker": 0.02,
+             "truth_flicker": 0.01}
+    latent = {**pixel, "space": "latent", "decoder": "autoencoder", "autoencoder_psnr": 33.25,
+              "autoencoder_ssim": 0.95}
+    plain = results_table.stage_table({"clips": 2, "stages": {"temporal_sr": pixel}})
+    both = results_table.stage_table({"clips": 2, "stages": {"temporal_sr": pixel, "latent_tsr": latent}})
+    assert not any("round trip" in line for line in plain)
+    assert all(line in both for line in plain)  # the pixel node's rows as they were
+    assert "| latent_tsr | autoencoder | 33.25 dB | 0.9500 |" in both
+    assert not any(line.startswith("| temporal_sr | autoencoder") for line in both)
