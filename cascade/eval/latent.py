@@ -10,8 +10,8 @@ from cascade.types import Video, VideoSpec
 
 
 def latent_coder(pipe, name: str) -> tuple[str | None, str]:
-    """The decoder node that works in the latent space node `name` was trained in (same encoder weights and latent
-    scaling), or None and one sentence saying why there is none."""
+    """The name of the decoder node that works in the latent space node `name` was trained in (same encoder weights
+    and latent scaling), or None and one sentence saying why there is none."""
     lat = latent_of(pipe.stages[name].config)
     if lat is None:
         return None, f"{name} records no autoencoder for its latents"
