@@ -29,6 +29,7 @@ bench: setup  ## the CPU benchmarks (see bench/README.md; pass --device cuda on 
 	$(BIN)/python bench/backbone.py --device cpu
 	$(BIN)/python bench/train_throughput.py --device cpu
 	$(BIN)/python bench/render_latency.py --device cpu
+	$(BIN)/python bench/latent_compute.py --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
