@@ -191,8 +191,12 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict:
     if not path.is_file():
         raise CascadeError(f"{path} is missing; a stage folder needs its weights file (cascade export writes one)")
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
+        head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header; the length's low byte can be 0x80,
+    # so a file is called a pickle (protocol 2+: 0x80 then the protocol) or a zip only when it is not that
+    size = path.stat().st_size
+    is_safetensors = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") + 8 <= size
+    if not is_safetensors and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise CascadeError(f"{path} is a pickle/zip file, not safetensors; convert it with safetensors first")
     try:
         return load_file(str(path), device=device)

@@ -381,3 +381,20 @@ def test_half_precision_training_on_a_cpu_warns(tmp_path):
             tmp_path / "run", "--device", "cuda", "--dtype", "bfloat16", "-q")  # said before CUDA is found missing
     assert "bfloat16 on a CPU is several times slower than float32" in " ".join(r.output.split())
     one_sentence(r, "CUDA is not available")
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_loads(tmp_path):
+    """The first byte of a safetensors file is the low byte of its header length, which can be 0x80 (the first byte
+    of a pickle): such a file is still safetensors and loads."""
+    import torch
+    from safetensors.torch import save_file
+
+    from cascade.io_utils import load_safetensors
+
+    path = tmp_path / "model.safetensors"
+    for pad in range(512):
+        save_file({"w": torch.arange(4.0)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert torch.equal(load_safetensors(path)["w"], torch.arange(4.0))
