@@ -22,8 +22,9 @@ render: setup
 test: setup
 	$(BIN)/python -m pytest -q -ra tests
 
-weights: setup  ## retrain the shipped cascade from configs/ (resumable; hours on a 2-core CPU)
+weights: setup  ## retrain both shipped cascades from configs/ (resumable; hours on a 2-core CPU)
 	bash scripts/make_weights.sh
+	bash scripts/make_latent_weights.sh
 
 bench: setup  ## the CPU benchmarks (see bench/README.md; pass --device cuda on a GPU machine)
 	$(BIN)/python bench/backbone.py --device cpu

@@ -6,15 +6,16 @@
 # interruption (a finished stage is kept, an interrupted one continues from its last checkpoint; RETRAIN=1 redoes all).
 #   scripts/make_latent_weights.sh
 #   DEVICE=cuda scripts/make_latent_weights.sh
-# RUNS and OUT move its folders; CONFIGS points at another configs folder (autoencoder/photos.yaml,
-# autoencoder/photos_temporal.yaml, latent/base_video.yaml, latent/temporal_sr.yaml); TRAIN_ARGS and EVAL_ARGS reach
-# every `cascade train` / the `cascade eval` (tests/test_make_latent_weights.py runs it with TRAIN_ARGS="--max-steps 2").
+# RUNS and OUT move its folders (the cascade goes to weights/photos_latent); CONFIGS points at another configs folder
+# (autoencoder/photos.yaml, autoencoder/photos_whole.yaml, autoencoder/photos_temporal.yaml, latent/base_video.yaml,
+# latent/temporal_sr.yaml); TRAIN_ARGS and EVAL_ARGS reach every `cascade train` / the `cascade eval`
+# (tests/test_make_latent_weights.py runs it with TRAIN_ARGS="--max-steps 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-runs/latent}
 DEVICE=${DEVICE:-auto}
-OUT=${OUT:-$RUNS/weights}
+OUT=${OUT:-weights/photos_latent}
 CONFIGS=${CONFIGS:-configs}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 EVAL_ARGS=${EVAL_ARGS:-"--seeds 1"}
@@ -29,8 +30,10 @@ train() {  # RUN_NAME STAGE CONFIG [--set ...]: train unless exported, resuming 
   fi
 }
 
-# 1. the autoencoder, per frame; then its temporal decoder (encoder frozen, so it decodes the same latents)
-train autoencoder autoencoder "$CONFIGS/autoencoder/photos.yaml"
+# 1. the autoencoder, per frame: on small crops, then on whole frames; then its temporal decoder (encoder frozen, so
+# it decodes the same latents)
+train autoencoder_crops autoencoder "$CONFIGS/autoencoder/photos.yaml"
+train autoencoder autoencoder "$CONFIGS/autoencoder/photos_whole.yaml" --set "init_from=$RUNS/autoencoder_crops/export"
 train autoencoder_temporal autoencoder "$CONFIGS/autoencoder/photos_temporal.yaml" --set "init_from=$AE"
 
 # 2. the latent stages, in the per-frame autoencoder's latents (encoded once, cached in $RUNS/latent_cache)
@@ -50,7 +53,7 @@ from cascade.vocabulary import caption_vocabulary
 runs = Path(sys.argv[1])
 captions = [caption(s, m, t, w) for s, m in TRAIN_COMBOS for t in TRAIN_TEMPLATES for w in SUBJECT_WORDS[s]]
 training = {}
-for name in ("autoencoder", "autoencoder_temporal", "base_video", "temporal_sr"):
+for name in ("autoencoder_crops", "autoencoder", "autoencoder_temporal", "base_video", "temporal_sr"):
     rows = [json.loads(l) for l in (runs / name / "metrics.jsonl").read_text().splitlines() if l.strip()]
     train = [r for r in rows if r.get("event") == "train"]
     training[name] = {"steps": train[-1]["step"] if train else 0, "final_loss": train[-1]["loss"] if train else None,

@@ -23,6 +23,8 @@ def tiny_configs(root: Path) -> None:
     latent = {"autoencoder": "runs/latent/autoencoder/export"}
     configs = {
         "autoencoder/photos.yaml": {"stage": "autoencoder", "preset": "tiny", "data": AE_DATA, **RUN},
+        "autoencoder/photos_whole.yaml": {"stage": "autoencoder", "preset": "tiny", "init_from": "runs/ae/export",
+                                          "data": AE_DATA, **RUN},
         "autoencoder/photos_temporal.yaml": {"stage": "autoencoder", "preset": "tiny", "init_from": "runs/ae/export",
                                              "model": {"temporal_decoder": True},
                                              "data": {**AE_DATA, "frames": 4, "fps": 8.0}, **RUN},
@@ -55,7 +57,7 @@ def test_make_latent_weights_script_runs_end_to_end(tmp_path):
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == sha, rel
     assert list(manifest["graph"]["nodes"]) == ["text_encoder", "base_video", "temporal_sr", "autoencoder"]
     assert {k: v["steps"] for k, v in manifest["training"].items()} == dict.fromkeys(
-        ("autoencoder", "autoencoder_temporal", "base_video", "temporal_sr"), 2)
+        ("autoencoder_crops", "autoencoder", "autoencoder_temporal", "base_video", "temporal_sr"), 2)
     base = json.loads((out / "base_video" / "config.json").read_text())
     assert base["latent"]["autoencoder"] == str(runs / "autoencoder" / "export")
     decoder = json.loads((out / "autoencoder" / "config.json").read_text())
