@@ -52,13 +52,6 @@ class LatentSpace(BaseModel):
         return f"the autoencoder at {self.autoencoder} (latent sha256 {self.latent_sha256[:SHORT_SHA]})"
 
 
-def _weights_path(cls, folder: Path) -> Path:
-    from cascade.stage import WEIGHTS_NAME
-
-    find = getattr(cls, "weights_path", None)
-    return find(folder) if callable(find) else folder / WEIGHTS_NAME
-
-
 def describe_autoencoder(folder: str | Path) -> dict:
     """{sha256, latent_sha256, channels, downsampling} of an autoencoder folder (one sentence if it is not one)."""
     from cascade.stage import CONFIG_NAME
@@ -68,10 +61,10 @@ def describe_autoencoder(folder: str | Path) -> dict:
         raise CascadeError(f"latent.autoencoder: {folder} is not an autoencoder folder (it has no {CONFIG_NAME}); "
                            f"train one first (cascade train autoencoder) or name a diffusers AutoencoderKL folder")
     from cascade.registry import get_stage_class
-    from cascade.stage import stage_type_of
+    from cascade.stage import stage_type_of, weights_path_of
 
     cls = get_stage_class(stage_type_of(folder) or AUTOENCODER_TYPE)
-    weights = _weights_path(cls, folder)
+    weights = weights_path_of(cls, folder)
     stat = weights.stat()
     return dict(_describe(str(folder.resolve()), cls, stat.st_mtime_ns, stat.st_size))
 
@@ -79,12 +72,13 @@ def describe_autoencoder(folder: str | Path) -> dict:
 @lru_cache(maxsize=8)
 def _describe(folder: str, cls, mtime_ns: int, size: int) -> tuple:  # keyed by the weights file's time and size
     from cascade.io_utils import sha256_file
+    from cascade.stage import weights_path_of
 
     if not callable(getattr(cls, "latent_identity", None)):
         raise CascadeError(f"latent.autoencoder: {folder} holds a {cls.__name__}, which makes no latents; name an "
                            f"autoencoder folder")
     stage = cls.from_pretrained(folder)
-    return (("sha256", sha256_file(_weights_path(cls, Path(folder)))), ("latent_sha256", stage.latent_identity()),
+    return (("sha256", sha256_file(weights_path_of(cls, folder))), ("latent_sha256", stage.latent_identity()),
             ("channels", int(stage.config.latent_channels)), ("downsampling", int(stage.config.downsampling)))
 
 

@@ -82,19 +82,19 @@ def _load_folder(spec: StageFolder):
     from pathlib import Path
 
     from cascade.graph import spec_mismatch
+    from cascade.io_utils import sha256_file
+    from cascade.stage import weights_path_of
 
     cls = get_stage_class(spec.type)
     stage = cls.from_pretrained(Path(spec.path), **spec.placement)
-    find = getattr(cls, "weights_path", None)
-    if spec.sha256 is not None and callable(find):
-        from cascade.io_utils import sha256_file
-
-        got = sha256_file(find(Path(spec.path)))
+    if spec.sha256 is not None:
+        got = sha256_file(weights_path_of(cls, spec.path))
         if got != spec.sha256:
             raise CascadeError(f"{spec.describe()} now holds weights with sha256 {got[:12]}, not the {spec.sha256[:12]} "
                                f"the stage config records; train against the autoencoder as it is now by leaving "
                                f"latent.sha256 out of the config")
-    if spec.output is not None and spec_mismatch(spec.output, stage.output_spec) is not None:
-        want, got = spec_mismatch(spec.output, stage.output_spec)
+    problem = spec_mismatch(spec.output, stage.output_spec) if spec.output is not None else None
+    if problem is not None:
+        want, got = problem
         raise CascadeError(f"the stage trains on {want} but {spec.describe()} makes {got}")
     return stage

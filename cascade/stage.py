@@ -88,6 +88,13 @@ def stage_type_of(directory: str | Path) -> str | None:
     return data.get("type")
 
 
+def weights_path_of(cls, directory: str | Path) -> Path:
+    """The weights file of a `cls` stage folder: the class's own `weights_path` (e.g. a diffusers VAE folder's file)
+    or WEIGHTS_NAME."""
+    find = getattr(cls, "weights_path", None)
+    return find(Path(directory)) if callable(find) else Path(directory) / WEIGHTS_NAME
+
+
 def refuse_resized(path, own: dict, state: dict, what: str, hint: str = "") -> None:
     """One sentence when a weights file holds tensors of other shapes than the network `what` it is loaded into."""
     resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
@@ -171,6 +178,10 @@ class BaseStage:
             # nn.Module.to: diffusers' ModelMixin.to warns about fp32-kept modules on every dtype cast (stage networks keep none)
             torch.nn.Module.to(self.network, device=self.device, dtype=self.dtype)
         return self
+
+    def output_video(self, x: torch.Tensor) -> Video:
+        """`x` as this stage's output: a Video of its output spec, pixels clamped to [-1, 1] (latents are unbounded)."""
+        return Video(tensor=x.clamp(-1, 1) if self.output_spec.space == "pixel" else x, spec=self.output_spec)
 
     def num_parameters(self) -> int:
         return 0 if self.network is None else sum(p.numel() for p in self.network.parameters())

@@ -30,11 +30,7 @@ def pixel_spec(coder, spec: VideoSpec) -> VideoSpec:
     return coder.fit_input(spec).output_spec
 
 
-def encode(coder, x: torch.Tensor, spec: VideoSpec) -> torch.Tensor:
-    """(B, C, F, H, W) pixels of `spec` -> their latents, by the encoder of `coder`'s folder."""
+def code(coder, x: torch.Tensor, spec: VideoSpec) -> torch.Tensor:
+    """(B, C, F, H, W) video of `spec` through `coder` placed for it: pixels are encoded to their latents, latents
+    decoded to pixels in [-1, 1] at their frame count, rate and size."""
     return coder.fit_input(spec)({"video": Video(tensor=x, spec=spec)}).tensor
-
-
-def decode(coder, z: torch.Tensor, spec: VideoSpec) -> torch.Tensor:
-    """(B, c, F, h, w) latents of `spec` -> pixels in [-1, 1], decoded at the latents' frame count, rate and size."""
-    return coder.fit_input(spec)({"video": Video(tensor=z, spec=spec)}).tensor

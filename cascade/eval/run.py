@@ -217,7 +217,7 @@ def base_frames(pipe):
     """What the probe reads as the base stage's clips: a function of a run's outputs giving the first video node's
     frames (B, F, H, W, 3) uint8, its latents decoded by the cascade's decoder of their space at the base's frame
     count and rate. None when there is no video node or no decoder of its latents (logged)."""
-    from cascade.eval.latent import decode, latent_coder, pixel_spec
+    from cascade.eval.latent import code, latent_coder, pixel_spec
     from cascade.types import Video
 
     videos = pipe.video_stages()
@@ -235,7 +235,7 @@ def base_frames(pipe):
 
     def read(outs) -> np.ndarray:
         with torch.inference_mode():
-            x = decode(pipe.stages[coder], outs[base].tensor, spec)
+            x = code(pipe.stages[coder], outs[base].tensor, spec)
         return Video(tensor=x, spec=pixels).frames.numpy()
 
     return read
@@ -269,7 +269,7 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
     SSIM (on the frames the stage says to score). Keyed by node name. A latent node is measured in decoded pixels:
     the real clips are encoded by the cascade's decoder node of its latent space, degraded there, and both outputs
     decoded by that node; `autoencoder_psnr` is the decoder's own round trip of the same clips, the ceiling."""
-    from cascade.eval.latent import decode, encode, latent_coder, pixel_spec
+    from cascade.eval.latent import code, latent_coder, pixel_spec
     from cascade.eval.metrics import flicker, psnr, ssim
     from cascade.pipeline import stage_setting
     from cascade.types import Video
@@ -302,7 +302,7 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
             low = Video(tensor=st.degrade(truth).clamp(-1, 1).contiguous(), spec=spec_in)
         else:
             with torch.inference_mode():  # the truth in the stage's latent space, degraded there
-                latents = encode(pipe.stages[coder], truth, pixels)
+                latents = code(pipe.stages[coder], truth, pixels)
                 low = Video(tensor=st.degrade(latents).contiguous(), spec=spec_in)
         inputs = {"video": low}
         if "text" in st.input_spec and text_node is not None:
@@ -312,7 +312,7 @@ def per_stage_metrics(pipe, suite, n: int, *, steps=None, guidance=None) -> dict
                      guidance=stage_setting(guidance, name)).tensor
             base = st.baseline(low.tensor)
             if coder is not None:  # read in pixels, the truth's own round trip beside them
-                out, base, roundtrip = (decode(pipe.stages[coder], z, spec_out).float().cpu()
+                out, base, roundtrip = (code(pipe.stages[coder], z, spec_out).float().cpu()
                                         for z in (out, base, latents))
             out, base = out.float().cpu(), base.float().cpu().clamp(-1, 1)
         truth = truth.cpu()
