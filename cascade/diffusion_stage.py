@@ -256,7 +256,7 @@ class DiffusionStage(BaseStage):
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         batch = _batch_size(inputs)
         x = self.sample_output(inputs, batch, generator=generator, steps=steps, guidance=guidance, progress=progress)
-        return Video(tensor=x.clamp(-1, 1) if self.output_spec.space == "pixel" else x, spec=self.output_spec)
+        return self.output_video(x)
 
 
 class SuperResolutionStage(DiffusionStage):

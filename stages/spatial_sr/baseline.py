@@ -26,5 +26,4 @@ class SpatialBicubicStage(BaseStage):
 
     def __call__(self, inputs, *, generator=None, steps=None, guidance=None, progress=True) -> Video:
         low = inputs["video"].tensor.to(self.device, self.dtype)
-        out = self.baseline(low)
-        return Video(tensor=out.clamp(-1, 1) if self.output_spec.space == "pixel" else out, spec=self.output_spec)
+        return self.output_video(self.baseline(low))
