@@ -12,6 +12,11 @@ Lexicons (stages/text_encoder/lexicons/, each {"entries": {word: gloss}, "forms"
       motion      every verb in the `verb.motion` lexicographer file (plummet, soar, glide, ...), with its
                   inflected forms (plummeting, rose, sank) from WordNet's exception list and English rules.
     Where a word is in two sections, the first in that order wins (circle is a shape before it is a verb).
+  - wordnet-screen: wordnet, with each word the wordings below place (train and held-out alike) also saying what
+    it shows on screen in the worlds' own words ("westwards: toward the west; on screen: left", "plummet: drop
+    sharply; a kind of drop, descend, travel; on screen: down", "cerulean: ...; a kind of blue; on screen: blue").
+    A compass word's gloss names the compass point, which a base stage cannot tie to the frame from the captions
+    alone; this is the map convention the wordings use, written where the encoder reads it.
 The text_encoder stage appends the gloss of each lexicon word a prompt contains before encoding
 (stages/text_encoder/lexicon.py), so a word no training caption used reaches the base stage in words it knows.
 
@@ -195,6 +200,19 @@ def held_out_split(words: list[str], keep: set[str]) -> tuple[list[str], list[st
     return sorted(w for w in words if w not in held), sorted(held)
 
 
+def on_screen(lexicon: dict, wordings: dict) -> dict:
+    """`lexicon` with each word the wordings place ending its gloss with "; on screen: <class>" (how-verbs, which
+    say no direction, stay as they are)."""
+    entries = dict(lexicon["entries"])
+    for kind in ("colour", "direction", "motion_verb"):
+        for cls, split in wordings[kind].items():
+            if cls == "how":
+                continue
+            for w in split["train"] + split["held_out"]:
+                entries[w] = f"{entries[w]}; on screen: {cls}"
+    return {"entries": entries, "forms": lexicon["forms"]}
+
+
 def build(folder: Path) -> tuple[dict, dict, dict]:
     nouns, verbs, advs = read_data(folder, "noun"), read_data(folder, "verb"), read_data(folder, "adv")
     shape_file, motion_file = lexfile_number(folder, "noun.shape"), lexfile_number(folder, "verb.motion")
@@ -280,11 +298,14 @@ def main() -> None:
     ap.add_argument("wordnet", type=Path, help="a WordNet 3.0 database folder (data.*, index.*, lexnames, verb.exc)")
     args = ap.parse_args()
     shapes, merged, wordings = build(args.wordnet)
+    screen = on_screen(merged, wordings)
     license_text = (args.wordnet / "LICENSE").read_text(encoding="latin-1").strip()
     for name, doc, source in (
             ("wordnet-shapes", shapes, "WordNet 3.0, lexicographer file noun.shape, first sense's gloss"),
             ("wordnet", merged, "WordNet 3.0: noun.shape; nouns under chromatic color; adverbs of direction; "
-                                "verb.motion (first sense's definition and is-a chain)")):
+                                "verb.motion (first sense's definition and is-a chain)"),
+            ("wordnet-screen", screen, "the wordnet lexicon; each colour, direction and vertical motion word also "
+                                       "says what it shows on screen (cascade/data/wordings.json)")):
         out = {"name": name, "source": source, "built_by": "scripts/build_lexicon.py", "license": license_text,
                **doc}
         atomic_write_text(LEXICONS / f"{name}.json", json.dumps(out, indent=1, ensure_ascii=False) + "\n")

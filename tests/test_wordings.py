@@ -124,3 +124,41 @@ def test_photos_pans_in_other_words_never_use_a_held_out_word_nor_the_worlds_cam
     cases = wording_cases(seeds=1)
     assert len(cases) == 2 * 48 and all(c["target"][1] in PAN_WAY for c in cases)
     assert all(c["wording"] in c["prompt"] or ING[c["wording"]] in c["prompt"] for c in cases)
+
+
+def test_screen_lexicon_says_what_each_placed_word_shows_and_nothing_else_changes():
+    """wordnet-screen is wordnet with every colour, direction and up/down verb of the wordings, held-out ones too,
+    ending its gloss with the world's own word for it; how-verbs, shapes and every other entry are unchanged."""
+    lex, base = load_lexicon("wordnet-screen"), load_lexicon("wordnet")
+    assert lex.forms == base.forms
+    placed = {}
+    for tables in ((COLOUR_WORDS, HELD_OUT_COLOUR_WORDS), (DIRECTION_WORDS, HELD_OUT_DIRECTION_WORDS),
+                   (MOTION_VERBS, HELD_OUT_MOTION_VERBS)):
+        for table in tables:
+            for cls, words in table.items():
+                placed.update({w: cls for w in words if cls != "how"})
+    assert len(placed) > 150
+    for w, g in base.entries.items():
+        assert lex.entries[w] == (f"{g}; on screen: {placed[w]}" if w in placed else g), w
+    # a held-out verb's inflected form, a held-out compass word and a held-out colour all arrive with their place
+    assert lex.expand("a cerulean wedge plummeting") == (
+        f"a cerulean wedge plummeting (cerulean: {base.gloss('cerulean')}; on screen: blue) "
+        f"(wedge: {base.gloss('wedge')}) (plummeting: {base.gloss('plummet')}; on screen: down)")
+    assert lex.expand("northwards").endswith("(northwards: in a northern direction; on screen: up)")
+
+
+def test_screen_text_encoder_reads_every_caption_and_eval_prompt_whole():
+    """128 tokens hold every training caption and every shapes-suite prompt with all its glosses."""
+    from transformers import AutoTokenizer
+
+    from cascade.eval.suites.shapes import ShapesSuite
+    from stages.text_encoder.presets import PRESETS
+    from stages.text_encoder.stage import resolve_model_path
+
+    cfg = PRESETS["screen"]
+    lex, tok = load_lexicon(cfg.lexicon), AutoTokenizer.from_pretrained(str(resolve_model_path(cfg.model)))
+    data = ShapesDataset(2000, frames=4, size=16, fps=2.0, varied_wordings=True, cache=False)
+    captions = [data.item(p, data.templates[t], i)["caption"] for i in range(2000) for p, t in [data.indexed_params(i)]]
+    prompts = [c["prompt"] for c in ShapesSuite().cases(1)]
+    lengths = [len(ids) for ids in tok([lex.expand(c) for c in captions + prompts])["input_ids"]]
+    assert 96 < max(lengths) <= cfg.max_length  # the wordnet preset's 96 would cut some

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cascade.errors import CascadeError
 
-PACKAGED = {name: Path(__file__).parent / "lexicons" / f"{name}.json" for name in ("wordnet-shapes", "wordnet")}
+PACKAGED = {name: Path(__file__).parent / "lexicons" / f"{name}.json" for name in ("wordnet-shapes", "wordnet", "wordnet-screen")}
 
 
 class Lexicon:
