@@ -12,11 +12,11 @@ Lexicons (stages/text_encoder/lexicons/, each {"entries": {word: gloss}, "forms"
       motion      every verb in the `verb.motion` lexicographer file (plummet, soar, glide, ...), with its
                   inflected forms (plummeting, rose, sank) from WordNet's exception list and English rules.
     Where a word is in two sections, the first in that order wins (circle is a shape before it is a verb).
-  - wordnet-screen: wordnet, with each word the wordings below place (train and held-out alike) also saying what
-    it shows on screen in the worlds' own words ("westwards: toward the west; on screen: left", "plummet: drop
-    sharply; a kind of drop, descend, travel; on screen: down", "cerulean: ...; a kind of blue; on screen: blue").
-    A compass word's gloss names the compass point, which a base stage cannot tie to the frame from the captions
-    alone; this is the map convention the wordings use, written where the encoder reads it.
+  - wordnet-screen: wordnet, with each word the wordings below place (train and held-out alike) glossed by what it
+    shows on screen, in the worlds' own words ("westwards: left on screen", "plummet: down on screen", "cerulean:
+    blue on screen"; a verb that says how, not where: "glide: moving on screen"). A compass word's gloss names the
+    compass point, which a base stage cannot tie to the frame from the captions alone; this is the map convention
+    the wordings use, written where the encoder reads it. Shapes keep their WordNet glosses.
 The text_encoder stage appends the gloss of each lexicon word a prompt contains before encoding
 (stages/text_encoder/lexicon.py), so a word no training caption used reaches the base stage in words it knows.
 
@@ -201,15 +201,15 @@ def held_out_split(words: list[str], keep: set[str]) -> tuple[list[str], list[st
 
 
 def on_screen(lexicon: dict, wordings: dict) -> dict:
-    """`lexicon` with each word the wordings place ending its gloss with "; on screen: <class>" (how-verbs, which
-    say no direction, stay as they are)."""
+    """`lexicon` with each word the wordings place glossed by what it shows on screen alone ("blue on screen",
+    "left on screen", "down on screen"; a verb that says how, not where: "moving on screen"). Their WordNet glosses
+    say nothing more that a frame can show, and beside a shape's gloss they drown it out: a base stage trained
+    with them drew a held-out "wedge" (gloss: "any shape that is triangular in cross section") as a square."""
     entries = dict(lexicon["entries"])
     for kind in ("colour", "direction", "motion_verb"):
         for cls, split in wordings[kind].items():
-            if cls == "how":
-                continue
             for w in split["train"] + split["held_out"]:
-                entries[w] = f"{entries[w]}; on screen: {cls}"
+                entries[w] = f"{'moving' if cls == 'how' else cls} on screen"
     return {"entries": entries, "forms": lexicon["forms"]}
 
 
@@ -304,8 +304,8 @@ def main() -> None:
             ("wordnet-shapes", shapes, "WordNet 3.0, lexicographer file noun.shape, first sense's gloss"),
             ("wordnet", merged, "WordNet 3.0: noun.shape; nouns under chromatic color; adverbs of direction; "
                                 "verb.motion (first sense's definition and is-a chain)"),
-            ("wordnet-screen", screen, "the wordnet lexicon; each colour, direction and vertical motion word also "
-                                       "says what it shows on screen (cascade/data/wordings.json)")):
+            ("wordnet-screen", screen, "the wordnet lexicon; each colour, direction and motion verb of "
+                                       "cascade/data/wordings.json glossed by what it shows on screen")):
         out = {"name": name, "source": source, "built_by": "scripts/build_lexicon.py", "license": license_text,
                **doc}
         atomic_write_text(LEXICONS / f"{name}.json", json.dumps(out, indent=1, ensure_ascii=False) + "\n")

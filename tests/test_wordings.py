@@ -126,9 +126,10 @@ def test_photos_pans_in_other_words_never_use_a_held_out_word_nor_the_worlds_cam
     assert all(c["wording"] in c["prompt"] or ING[c["wording"]] in c["prompt"] for c in cases)
 
 
-def test_screen_lexicon_says_what_each_placed_word_shows_and_nothing_else_changes():
-    """wordnet-screen is wordnet with every colour, direction and up/down verb of the wordings, held-out ones too,
-    ending its gloss with the world's own word for it; how-verbs, shapes and every other entry are unchanged."""
+def test_screen_lexicon_glosses_each_wording_word_by_what_it_shows_and_nothing_else_changes():
+    """wordnet-screen is wordnet with every colour, direction and motion verb of the wordings, held-out ones too,
+    glossed by what it shows on screen in the world's own words (a how-verb: moving); shapes and every other entry
+    keep their WordNet gloss."""
     lex, base = load_lexicon("wordnet-screen"), load_lexicon("wordnet")
     assert lex.forms == base.forms
     placed = {}
@@ -136,19 +137,21 @@ def test_screen_lexicon_says_what_each_placed_word_shows_and_nothing_else_change
                    (MOTION_VERBS, HELD_OUT_MOTION_VERBS)):
         for table in tables:
             for cls, words in table.items():
-                placed.update({w: cls for w in words if cls != "how"})
-    assert len(placed) > 150
+                placed.update({w: "moving" if cls == "how" else cls for w in words})
+    assert len(placed) > 700 and set(placed.values()) == {*COLOURS, *MOTIONS, "moving"}
+    assert set(lex.entries) == set(base.entries)
     for w, g in base.entries.items():
-        assert lex.entries[w] == (f"{g}; on screen: {placed[w]}" if w in placed else g), w
-    # a held-out verb's inflected form, a held-out compass word and a held-out colour all arrive with their place
+        assert lex.entries[w] == (f"{placed[w]} on screen" if w in placed else g), w
+    # a held-out colour, a held-out verb's inflected form and a held-out compass word arrive with their place
     assert lex.expand("a cerulean wedge plummeting") == (
-        f"a cerulean wedge plummeting (cerulean: {base.gloss('cerulean')}; on screen: blue) "
-        f"(wedge: {base.gloss('wedge')}) (plummeting: {base.gloss('plummet')}; on screen: down)")
-    assert lex.expand("northwards").endswith("(northwards: in a northern direction; on screen: up)")
+        f"a cerulean wedge plummeting (cerulean: blue on screen) (wedge: {base.gloss('wedge')}) "
+        f"(plummeting: down on screen)")
+    assert lex.expand("a red disc coasting northwards").endswith("(coasting: moving on screen) "
+                                                                "(northwards: up on screen)")
 
 
 def test_screen_text_encoder_reads_every_caption_and_eval_prompt_whole():
-    """128 tokens hold every training caption and every shapes-suite prompt with all its glosses."""
+    """The screen preset's tokens hold every training caption and every shapes-suite prompt with all its glosses."""
     from transformers import AutoTokenizer
 
     from cascade.eval.suites.shapes import ShapesSuite
@@ -161,4 +164,4 @@ def test_screen_text_encoder_reads_every_caption_and_eval_prompt_whole():
     captions = [data.item(p, data.templates[t], i)["caption"] for i in range(2000) for p, t in [data.indexed_params(i)]]
     prompts = [c["prompt"] for c in ShapesSuite().cases(1)]
     lengths = [len(ids) for ids in tok([lex.expand(c) for c in captions + prompts])["input_ids"]]
-    assert 96 < max(lengths) <= cfg.max_length  # the wordnet preset's 96 would cut some
+    assert max(lengths) <= cfg.max_length

@@ -10,9 +10,9 @@ PRESETS = {
     # WordNet's glosses of shapes, colours, directions and motion verbs; 96 tokens hold a training caption with all
     # its glosses (99% need <= 86)
     "wordnet": TextEncoderConfig(max_length=96, lexicon="wordnet"),
-    # wordnet, each colour, direction and vertical-motion word also saying what it shows on screen; 128 tokens hold
-    # every training caption with its glosses (the longest needs 106)
-    "screen": TextEncoderConfig(max_length=128, lexicon="wordnet-screen"),
+    # wordnet with each colour, direction and motion word glossed by what it shows on screen; 80 tokens hold every
+    # training caption and suite prompt with its glosses (the longest needs 67)
+    "screen": TextEncoderConfig(max_length=80, lexicon="wordnet-screen"),
     "plain": TextEncoderConfig(),  # prompts as given, 16 tokens
     "large": TextEncoderConfig(max_length=32),
 }
