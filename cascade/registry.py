@@ -83,6 +83,7 @@ def _load_folder(spec: StageFolder):
 
     from cascade.graph import spec_mismatch
     from cascade.io_utils import sha256_file
+    from cascade.latent import SHORT_SHA
     from cascade.stage import weights_path_of
 
     cls = get_stage_class(spec.type)
@@ -90,9 +91,9 @@ def _load_folder(spec: StageFolder):
     if spec.sha256 is not None:
         got = sha256_file(weights_path_of(cls, spec.path))
         if got != spec.sha256:
-            raise CascadeError(f"{spec.describe()} now holds weights with sha256 {got[:12]}, not the {spec.sha256[:12]} "
-                               f"the stage config records; train against the autoencoder as it is now by leaving "
-                               f"latent.sha256 out of the config")
+            raise CascadeError(f"{spec.describe()} now holds weights with sha256 {got[:SHORT_SHA]}, not the "
+                               f"{spec.sha256[:SHORT_SHA]} the stage config records; train against the "
+                               f"autoencoder as it is now by leaving latent.sha256 out of the config")
     problem = spec_mismatch(spec.output, stage.output_spec) if spec.output is not None else None
     if problem is not None:
         want, got = problem
