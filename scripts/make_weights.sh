@@ -27,11 +27,19 @@ for stage in base_video temporal_sr spatial_sr; do
   fi
 done
 
+# 2b. the base stage fine-tuned on captions that also say colours, directions and motions in other words, read with
+#     the wordnet-screen lexicon (configs/base_video/screen.yaml); it starts from the base trained above
+if [ ! -f "$RUNS/base_screen/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
+  resume=""; [ -d "$RUNS/base_screen/checkpoints" ] && resume="--resume"
+  "$BIN/cascade" train base_video --config configs/base_video/screen.yaml --out "$RUNS/base_screen" \
+    --set init_from="$RUNS/base_video/export" --device "$DEVICE" $resume $TRAIN_ARGS
+fi
+
 # 3. assemble the cascade (graph + sha256 of every file + data spec, held-out combinations, training runs)
 "$BIN/python" scripts/weights_manifest.py "$RUNS" > "$RUNS/manifest_extra.json"
 # into the run folder first: assemble refuses to replace a folder holding files it did not write (weights/README.md);
 # the cascade's own files are then copied over the shipped ones, the README stays
-"$BIN/cascade" assemble --stage text_encoder=preset:default --stage base_video="$RUNS/base_video/export" \
+"$BIN/cascade" assemble --stage text_encoder=preset:screen --stage base_video="$RUNS/base_screen/export" \
   --stage temporal_sr="$RUNS/temporal_sr/export" --stage spatial_sr="$RUNS/spatial_sr/export" \
   --manifest "$RUNS/manifest_extra.json" --out "$RUNS/weights"
 mkdir -p "$OUT" && cp -R "$RUNS/weights/." "$OUT/"

@@ -14,20 +14,22 @@ from cascade.data.shapes import (COLOUR_WORDS, DIRECTION_WORDS, HELD_OUT, HELD_O
 from cascade.vocabulary import caption_vocabulary
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
-training = {}
-for stage in ("base_video", "temporal_sr", "spatial_sr"):
-    metrics = runs / stage / "metrics.jsonl"
+
+
+def run_record(run: Path) -> dict | None:
+    """Steps, wall time, final loss, last preview, batch size and data section of one training run."""
+    metrics = run / "metrics.jsonl"
     if not metrics.is_file():
-        continue
+        return None
     rows = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()]
     # the shipped weights are the EMA of the last complete checkpoint: report that step, not later log rows
-    ckpts = sorted((runs / stage / "checkpoints").glob("step_*/trainer_state.json"))
+    ckpts = sorted((run / "checkpoints").glob("step_*/trainer_state.json"))
     last = json.loads(ckpts[-1].read_text()) if ckpts else {}
     shipped = last.get("step", max((r["step"] for r in rows if r.get("event") == "train"), default=0))
     train = [r for r in rows if r.get("event") == "train" and r["step"] <= shipped]
     previews = [r for r in rows if r.get("event") == "preview" and r["step"] <= shipped]
-    cfg = json.loads((runs / stage / "config.json").read_text())
-    training[stage] = {
+    cfg = json.loads((run / "config.json").read_text())
+    return {
         "steps": shipped,
         "wall_s": round(last.get("wall", train[-1].get("wall", 0.0) if train else 0.0), 1),
         "final_loss": train[-1]["loss"] if train else None,
@@ -36,6 +38,13 @@ for stage in ("base_video", "temporal_sr", "spatial_sr"):
         "data": cfg.get("data"),
         "hardware": f"{platform.machine()} CPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
     }
+
+
+training = {stage: record for stage in ("base_video", "temporal_sr", "spatial_sr")
+            if (record := run_record(runs / stage)) is not None}
+# the shipped base stage is the default one fine-tuned on varied wordings (configs/base_video/screen.yaml)
+if (screen := run_record(runs / "base_screen")) is not None:
+    training["base_video"] = {**screen, "fine_tuned_from": training.get("base_video")}
 print(json.dumps({
     "data": {"kind": "shapes", "description": "procedural shapes: 6 colours x 3 shapes x 4 motions on a dark background"},
     "held_out": {"combinations": [list(c) for c in HELD_OUT], "templates": HELD_OUT_TEMPLATES,

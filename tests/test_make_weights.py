@@ -28,14 +28,18 @@ def test_make_weights_script_runs_end_to_end(tmp_path):
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == sha, rel
     stages = ("base_video", "temporal_sr", "spatial_sr")
     assert {s: manifest["training"][s]["steps"] for s in stages} == dict.fromkeys(stages, 2)
-    for s in stages:  # trained from the config in configs/, data section included
-        data = yaml.safe_load((REPO / "configs" / s / "default.yaml").read_text())["data"]
-        trained = json.loads((runs / s / "config.json").read_text())["data"]
-        assert {k: trained[k] for k in data} == data, s
+    assert manifest["training"]["base_video"]["fine_tuned_from"]["steps"] == 2
+    # trained from the configs in configs/, data section included; the shipped base is the default one fine-tuned
+    for run, config in [(s, f"{s}/default.yaml") for s in stages] + [("base_screen", "base_video/screen.yaml")]:
+        data = yaml.safe_load((REPO / "configs" / config).read_text())["data"]
+        trained = json.loads((runs / run / "config.json").read_text())
+        assert {k: trained["data"][k] for k in data} == data, run
+    assert json.loads((runs / "base_screen" / "config.json").read_text())["init_from"] == str(runs / "base_video" /
+                                                                                              "export")
     # the text encoder it assembles reads prompts as the base stage was trained to (the graph checked it too)
     text = json.loads((out / "text_encoder" / "config.json").read_text())
     base = json.loads((out / "base_video" / "config.json").read_text())
-    assert text["lexicon"] == base["text"]["lexicon"] == "wordnet-shapes"
+    assert text["lexicon"] == base["text"]["lexicon"] == "wordnet-screen"
     report = json.loads((runs / "eval" / "report.json").read_text())
     assert report["fidelity"]["overall"]["n"] == 3
     assert (tmp_path / "data" / "captions.jsonl").is_file()
