@@ -9,7 +9,7 @@ Two read-outs: `tokens` scores every token state and takes a log-sum-exp over th
 model can do; docs/experiments.md sets it beside `cascade eval`'s per-word shape accuracy), and
 `pooled` reads the L2-normalised mean-pooled vector (what the sentence encoder was trained to make meaningful).
 
-    python scripts/probe_text_encoder.py                      # the shipped text encoder (WordNet glosses, 32 tokens)
+    python scripts/probe_text_encoder.py                      # preset default (WordNet shape glosses, 32 tokens)
     python scripts/probe_text_encoder.py --preset plain       # MiniLM on the prompts as given (16 tokens)
     python scripts/probe_text_encoder.py --words words.json   # a candidate {"circle": [...], ...} name list
     python scripts/probe_text_encoder.py --layers 1 2 3 4 5 6 # the mean of those hidden layers' states instead of

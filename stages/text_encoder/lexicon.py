@@ -17,7 +17,8 @@ from pathlib import Path
 
 from cascade.errors import CascadeError
 
-PACKAGED = {name: Path(__file__).parent / "lexicons" / f"{name}.json" for name in ("wordnet-shapes", "wordnet", "wordnet-screen")}
+PACKAGED = {name: Path(__file__).parent / "lexicons" / f"{name}.json"
+            for name in ("wordnet-shapes", "wordnet", "wordnet-screen")}
 
 
 class Lexicon:
@@ -51,8 +52,8 @@ class Lexicon:
 
 @lru_cache(maxsize=8)
 def load_lexicon(name: str) -> Lexicon:
-    """A packaged lexicon by name (wordnet-shapes, wordnet) or a JSON file: {"entries": {word: gloss}, "forms":
-    {inflected form: word}} (forms optional) or {word: gloss}."""
+    """A packaged lexicon by name (wordnet-shapes, wordnet, wordnet-screen) or a JSON file: {"entries": {word:
+    gloss}, "forms": {inflected form: word}} (forms optional) or {word: gloss}."""
     path = PACKAGED.get(name) or Path(name).expanduser()
     if not path.is_file():
         raise CascadeError(f"lexicon '{name}' is neither a packaged lexicon ({', '.join(PACKAGED)}) nor a JSON "
