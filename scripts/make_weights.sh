@@ -20,20 +20,21 @@ mkdir -p "$RUNS"
 [ -f "$DATA/captions.jsonl" ] || "$BIN/cascade" data shapes --out "$DATA" --clips 256 -q
 
 # 2. each stage on its own; --resume continues an interrupted run from its last checkpoint
-for stage in base_video temporal_sr spatial_sr; do
-  if [ ! -f "$RUNS/$stage/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
-    resume=""; [ -d "$RUNS/$stage/checkpoints" ] && resume="--resume"
-    "$BIN/cascade" train "$stage" --config "configs/$stage/default.yaml" --out "$RUNS/$stage" --device "$DEVICE" $resume $TRAIN_ARGS
+#    train RUN STAGE CONFIG [ARGS...]: trains into $RUNS/RUN unless its export is there (RETRAIN=1: always)
+train() {
+  local run=$1 stage=$2 config=$3 resume=""
+  shift 3
+  if [ ! -f "$RUNS/$run/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
+    [ -d "$RUNS/$run/checkpoints" ] && resume="--resume"
+    "$BIN/cascade" train "$stage" --config "$config" --out "$RUNS/$run" --device "$DEVICE" "$@" $resume $TRAIN_ARGS
   fi
+}
+for stage in base_video temporal_sr spatial_sr; do
+  train "$stage" "$stage" "configs/$stage/default.yaml"
 done
-
 # 2b. the base stage fine-tuned on captions that also say colours, directions and motions in other words, read with
 #     the wordnet-screen lexicon (configs/base_video/screen.yaml); it starts from the base trained above
-if [ ! -f "$RUNS/base_screen/export/model.safetensors" ] || [ -n "${RETRAIN:-}" ]; then
-  resume=""; [ -d "$RUNS/base_screen/checkpoints" ] && resume="--resume"
-  "$BIN/cascade" train base_video --config configs/base_video/screen.yaml --out "$RUNS/base_screen" \
-    --set init_from="$RUNS/base_video/export" --device "$DEVICE" $resume $TRAIN_ARGS
-fi
+train base_screen base_video configs/base_video/screen.yaml --set init_from="$RUNS/base_video/export"
 
 # 3. assemble the cascade (graph + sha256 of every file + data spec, held-out combinations, training runs)
 "$BIN/python" scripts/weights_manifest.py "$RUNS" > "$RUNS/manifest_extra.json"
